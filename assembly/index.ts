@@ -1,0 +1,4 @@
+// The module's exports. Kernels live one family per file; this file only re-exports.
+export * from "./memory";
+export { rng_words_u32 } from "./rng";
+export * from "./dropout";
