@@ -2,3 +2,7 @@
 export * from "./memory";
 export { rng_words_u32 } from "./rng";
 export * from "./dropout";
+export * from "./gaussian";
+export * from "./activation";
+export * from "./loss";
+export * from "./optim";

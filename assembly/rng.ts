@@ -7,10 +7,12 @@
 // Construction (thinnet's own; documented in docs/RNG.md):
 //   mix32(x)   : a 32-bit bijective integer mixer, two multiply-xorshift rounds.
 //   key        : k0 = mix32(mix32(mix32(seed ^ A) ^ stream ^ B) ^ step ^ C), k1 = mix32(k0 ^ D)
-//   word(j)    : mix32(mix32(j ^ k0) + k1)           (j = element pair index)
+//   word(j)    : keyed mixer of the pair index j: x = j + k0; x ^= x >>> 16; x *= M1; x ^= k1;
+//                x ^= x >>> 15; x *= M2; x ^= x >>> 15   (mix32 with k1 injected mid-way)
 //   u16(i)     : low 16 bits of word(i >> 1) for even i, high 16 bits for odd i.
 // One 32-bit word serves two elements, so a Bernoulli(p) draw compares a 16-bit uniform against
-// round(p * 65536): p is quantized to multiples of 2^-16, as the kernels document.
+// round(p * 65536): p is quantized to multiples of 2^-16, as the kernels document. Two
+// multiplies per two elements is what keeps the forward pass near memory speed (docs/RNG.md).
 
 const KEY_A: u32 = 0x243f6a88;
 const KEY_B: u32 = 0x85a308d3;
@@ -56,13 +58,38 @@ const MIX_M2: u32 = 0x735a2d97;
 /** The 32 random bits of counter word j under key (k0, k1). */
 // @ts-ignore: decorator
 @inline export function rngWord(j: u32, k0: u32, k1: u32): u32 {
-  return mix32(mix32(j ^ k0) + k1);
+  let x = j + k0;
+  x ^= x >>> 16;
+  x *= MIX_M1;
+  x ^= k1;
+  x ^= x >>> 15;
+  x *= MIX_M2;
+  x ^= x >>> 15;
+  return x;
 }
 
-/** rngWord for four consecutive-or-not counters held in the lanes of j. */
+// The mixer constants as vectors, kept in memory so the optimizer cannot turn them back into
+// v128.const inside loops (V8 rematerializes those on every use; a load before the loop stays in
+// a register).
+const MIX_VECTORS = memory.data<u32>([MIX_M1, MIX_M1, MIX_M1, MIX_M1, MIX_M2, MIX_M2, MIX_M2, MIX_M2]);
 // @ts-ignore: decorator
-@inline export function rngWordx4(j: v128, k0: v128, k1: v128): v128 {
-  return mix32x4(i32x4.add(mix32x4(v128.xor(j, k0)), k1));
+@inline export function mixM1x4(): v128 { return v128.load(MIX_VECTORS); }
+// @ts-ignore: decorator
+@inline export function mixM2x4(): v128 { return v128.load(MIX_VECTORS, 16); }
+
+/**
+ * rngWord for four counters at once, taking jk = j + k0 already added (callers step jk by a
+ * constant instead of re-adding the key) and the multipliers from mixM1x4/mixM2x4.
+ */
+// @ts-ignore: decorator
+@inline export function rngWordx4(jk: v128, K1: v128, M1: v128, M2: v128): v128 {
+  let x = v128.xor(jk, i32x4.shr_u(jk, 16));
+  x = i32x4.mul(x, M1);
+  x = v128.xor(x, K1);
+  x = v128.xor(x, i32x4.shr_u(x, 15));
+  x = i32x4.mul(x, M2);
+  x = v128.xor(x, i32x4.shr_u(x, 15));
+  return x;
 }
 
 /** The 16-bit uniform of element i: half of word i >> 1 (low half for even i). */

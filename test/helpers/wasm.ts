@@ -68,3 +68,13 @@ export function testValues(n: number, seed = 1, lo = -1, hi = 1): Float32Array {
   }
   return out;
 }
+
+/** Asserts exact equality (+0 equals -0, NaN equals NaN); on failure names the first differing index. */
+export function expectSame(got: ArrayLike<number>, ref: ArrayLike<number>, what = ''): void {
+  if (got.length !== ref.length) throw new Error(`${what} length ${got.length} != reference ${ref.length}`);
+  for (let i = 0; i < ref.length; i++) {
+    if (got[i] !== ref[i] && !(Number.isNaN(got[i]) && Number.isNaN(ref[i]))) {
+      throw new Error(`${what} differs at index ${i}: reference ${ref[i]}, got ${got[i]}`);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// Browsers, Web Workers, bundlers and edge runtimes: no fs. Builds are fetched from URLs next to
+// this module (bundlers rewrite `new URL(..., import.meta.url)`), or passed in by the user as
+// bytes or a WebAssembly.Module (how edge runtimes such as workerd import wasm).
+import type { BuildName } from '../backend.js';
+import type { Platform, WorkerHandle } from './types.js';
+
+declare const crossOriginIsolated: boolean | undefined;
+declare const navigator: { hardwareConcurrency?: number } | undefined;
+
+function buildUrl(build: BuildName): URL {
+  switch (build) { // literal URLs so that bundlers can see and copy each file
+    case 'simd': return new URL('../../build/simd.wasm', import.meta.url);
+    case 'relaxed': return new URL('../../build/relaxed.wasm', import.meta.url);
+    case 'threads': return new URL('../../build/threads.wasm', import.meta.url);
+    case 'relaxed-threads': return new URL('../../build/relaxed-threads.wasm', import.meta.url);
+  }
+}
+
+function isMainThread(): boolean {
+  return typeof (globalThis as any).document !== 'undefined';
+}
+
+export const browserPlatform: Platform = {
+  name: 'browser',
+  defaultSource: (build) => buildUrl(build),
+  fetchSource: async (url) => fetch(url),
+  isolated: () => typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated === true,
+  startWorker(source: string): WorkerHandle {
+    const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    const worker = new Worker(url);
+    return {
+      post: (message) => worker.postMessage(message),
+      onMessage: (listener) => worker.addEventListener('message', (e: MessageEvent) => listener(e.data)),
+      onError: (listener) => worker.addEventListener('error', (e: ErrorEvent) => listener(new Error(e.message))),
+      terminate: () => { worker.terminate(); URL.revokeObjectURL(url); },
+      unref: () => {},
+    };
+  },
+  hardwareConcurrency: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1,
+  canBlock: () => !isMainThread(),
+};

@@ -1,0 +1,80 @@
+// The worker pool: bit-identical results for any thread count, errors in workers, clean exit.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+import * as tn from '../src/index.node';
+import { runtime } from '../src/runtime';
+import { expectSame, testValues } from './helpers/wasm';
+
+const child = fileURLToPath(new URL('./fixtures/threads-child.mjs', import.meta.url));
+
+afterAll(async () => { await tn.close(); });
+
+function run(threads: number, n: number) {
+  return tn.scope(() => {
+    const x = tn.tensor(testValues(n, 77), [n]);
+    const y = tn.dropout(x, { keep: 0.7, seed: 123, step: 9, stream: 2 });
+    const dxMask = tn.dropoutBackward(x, y);
+    const dxRe = tn.dropoutBackward(x, { keep: 0.7, seed: 123, step: 9, stream: 2, convention: 'inverted' });
+    const g = tn.gaussianDropout(x, { keep: 0.6, seed: 5, step: 2 });
+    const dg = tn.gaussianDropoutBackward(x, g);
+    const e = tn.dropout(x, { keep: 0.7, seed: 1, convention: 'paper', training: false });
+    return { threads, y: y.toArray(), mask: tn.dropoutMask(y), dxMask: dxMask.toArray(), dxRe: dxRe.toArray(),
+      g: g.toArray(), dg: dg.toArray(), e: e.toArray() };
+  });
+}
+
+describe('worker pool', () => {
+  test('1, 2 and 3 threads give bit-identical masks and outputs', async () => {
+    const n = (1 << 19) + 37; // big enough to split, not a multiple of 32
+    const results = [];
+    for (const threads of [1, 2, 3]) {
+      await tn.close();
+      const info = await tn.ready({ threads });
+      expect(info.threads).toBe(threads);
+      expect(info.backend.endsWith('threads')).toBe(threads > 1);
+      results.push(run(threads, n));
+    }
+    for (const r of results.slice(1)) {
+      for (const key of ['y', 'mask', 'dxMask', 'dxRe', 'g', 'dg', 'e'] as const) {
+        expectSame(r[key], results[0][key], `${key} with ${r.threads} threads`);
+      }
+    }
+  });
+
+  test('a kernel that traps in a worker is an error on the caller, and the pool keeps working', async () => {
+    await tn.close();
+    await tn.ready({ threads: 2 });
+    const rt = runtime();
+    const a = tn.tensor(testValues(64), [64]), b = tn.zeros([64]);
+    expect(() => rt.pool!.run([
+      { kernel: 'dropout_eval_f32', args: [b.ptr, a.ptr, 2, 64] },
+      { kernel: 'dropout_eval_f32', args: [0xfffffff0, a.ptr, 2, 64] }, // out of bounds
+    ])).toThrow(/kernel dropout_eval_f32 failed in worker 0: .*out of bounds/);
+    rt.pool!.run([
+      { kernel: 'dropout_eval_f32', args: [b.ptr, a.ptr, 2, 32] },
+      { kernel: 'dropout_eval_f32', args: [b.ptr + 128, a.ptr + 128, 2, 32] },
+    ]);
+    expectSame(b.toArray(), a.toArray().map((v) => v * 2), 'after the error');
+    a.dispose(); b.dispose();
+  });
+
+  test('close() is idempotent and a closed runtime refuses work with a clear error', async () => {
+    await tn.close();
+    await tn.ready({ threads: 2 });
+    const x = tn.tensor([1, 2, 3], [3]);
+    await tn.close();
+    await tn.close();
+    expect(() => tn.dropout(x, { keep: 0.5, seed: 1 })).toThrow(/not loaded|closed/);
+    await tn.ready({ threads: 2 });
+    expect(() => tn.dropout(x, { keep: 0.5, seed: 1 })).toThrow(/runtime that was closed/);
+  });
+
+  test('a process with a live pool exits by itself, with the same results as one thread', () => {
+    const out = (threads: number) => JSON.parse(execFileSync(process.execPath, [child, String(threads)], { timeout: 30_000, encoding: 'utf8' }));
+    const one = out(1), two = out(2);
+    expect(two.threads).toBe(2);
+    expect(two.backend).toMatch(/threads$/);
+    expect(two.digest).toBe(one.digest);
+  });
+});
