@@ -70,6 +70,15 @@ describe('worker pool', () => {
     expect(() => tn.dropout(x, { keep: 0.5, seed: 1 })).toThrow(/runtime that was closed/);
   });
 
+  test('running out of wasm memory is a clear error, and memory stays usable', async () => {
+    await tn.close();
+    await tn.ready({ threads: 2, maxMemoryMB: 64 });
+    expect(() => tn.zeros([32 << 20])).toThrow(/out of WebAssembly memory allocating 128.0 MB .*raise maxMemoryMB/);
+    const t = tn.tensor([1, 2, 3], [3]);
+    expect(Array.from(t.toArray())).toEqual([1, 2, 3]);
+    t.dispose();
+  });
+
   test('a process with a live pool exits by itself, with the same results as one thread', () => {
     const out = (threads: number) => JSON.parse(execFileSync(process.execPath, [child, String(threads)], { timeout: 30_000, encoding: 'utf8' }));
     const one = out(1), two = out(2);

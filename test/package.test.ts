@@ -1,0 +1,41 @@
+// Packaging: the browser entry's import graph has no Node built-ins, and the exports map points
+// at files that exist after the build.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every module reachable from `entry` by static or dynamic relative imports. */
+function importGraph(entry: string): Map<string, string[]> {
+  const seen = new Map<string, string[]>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    const src = readFileSync(file, 'utf8');
+    const specs = [...src.matchAll(/(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)]
+      .map((m) => m[1] ?? m[2]);
+    seen.set(file, specs);
+    for (const s of specs) if (s.startsWith('.')) visit(join(dirname(file), s));
+  };
+  visit(entry);
+  return seen;
+}
+
+describe('package', () => {
+  test('the browser entry imports no Node built-ins (no fs, path, worker_threads)', () => {
+    const graph = importGraph(join(root, 'dist/index.browser.js'));
+    expect(graph.size).toBeGreaterThan(5);
+    const offenders = [...graph].flatMap(([file, specs]) => specs
+      .filter((s) => s.startsWith('node:') || ['fs', 'path', 'os', 'worker_threads', 'fs/promises', 'zlib', 'url'].includes(s))
+      .map((s) => `${file.slice(root.length + 1)} imports ${s}`));
+    expect(offenders).toEqual([]);
+  });
+
+  test('the exports map and files list point at built files', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const targets = Object.values(pkg.exports['.']) as string[];
+    for (const t of targets) expect(existsSync(join(root, t)), t).toBe(true);
+    for (const b of ['simd', 'relaxed', 'threads', 'relaxed-threads']) expect(existsSync(join(root, `build/${b}.wasm`))).toBe(true);
+  });
+});
