@@ -6,3 +6,5 @@ export * from "./gaussian";
 export * from "./activation";
 export * from "./loss";
 export * from "./optim";
+export * from "./gemm";
+export * from "./dense";
