@@ -62,6 +62,11 @@ class MaskBuffer {
   }
 }
 
+/** Evaluation mode (and its backward): out = inp * scale (scale 1: a copy). */
+function evalInto(rt: Runtime, out: Tensor, inp: Tensor, scale: number): void {
+  rt.runSplit('dropout_eval_f32', inp.size, (start, count) => [out.ptr + 4 * start, inp.ptr + 4 * start, scale, count]);
+}
+
 /** The quantized retention probability: keep16 / 65536 is the p the kernels use. */
 export function quantizeKeep(keep: number): { keep16: number; p: number } {
   const keep16 = Math.round(keep * 65536);
@@ -101,8 +106,7 @@ export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   const y = new Tensor(x.shape, rt);
   const n = x.size;
   if (!o.training) {
-    const s = o.convention === 'paper' ? o.p : 1;
-    rt.runSplit('dropout_eval_f32', n, (start, count) => [y.ptr + 4 * start, x.ptr + 4 * start, s, count]);
+    evalInto(rt, y, x, o.convention === 'paper' ? o.p : 1);
     return y;
   }
   const mask = new MaskBuffer(rt, n);
@@ -137,8 +141,7 @@ export function dropoutBackward(dy: Tensor, from: Tensor | DropoutOptions): Tens
   const o = parseBernoulli('dropoutBackward', from);
   const dx = new Tensor(dy.shape, rt);
   if (!o.training) {
-    const s = o.convention === 'paper' ? o.p : 1;
-    rt.runSplit('dropout_eval_f32', dy.size, (start, count) => [dx.ptr + 4 * start, dy.ptr + 4 * start, s, count]);
+    evalInto(rt, dx, dy, o.convention === 'paper' ? o.p : 1);
     return dx;
   }
   rt.runSplit('dropout_backward_recompute_f32', dy.size, (start, count) => [
@@ -204,7 +207,7 @@ export function gaussianDropout(x: Tensor, options: GaussianDropoutOptions): Ten
   const rt = runtime();
   const y = new Tensor(x.shape, rt);
   if (!o.training) {
-    rt.runSplit('dropout_eval_f32', x.size, (start, count) => [y.ptr + 4 * start, x.ptr + 4 * start, 1, count]);
+    evalInto(rt, y, x, 1);
     return y;
   }
   rt.runSplit('gaussian_dropout_forward_f32', x.size, (start, count) => [
@@ -231,7 +234,7 @@ export function gaussianDropoutBackward(dy: Tensor, from: Tensor | GaussianDropo
   }
   const dx = new Tensor(dy.shape, rt);
   if (!g.training) {
-    rt.runSplit('dropout_eval_f32', dy.size, (start, count) => [dx.ptr + 4 * start, dy.ptr + 4 * start, 1, count]);
+    evalInto(rt, dx, dy, 1);
     return dx;
   }
   rt.runSplit('gaussian_dropout_backward_f32', dy.size, (start, count) => [
