@@ -5,8 +5,8 @@ import { runtime, type Runtime } from '../runtime.js';
 import { Tensor } from '../tensor.js';
 import { checkKeep, checkOneOf, checkOptions, checkSameShape, checkTensor, checkU32 } from '../validate.js';
 
-export type DropoutConvention = 'inverted' | 'paper';
-const CONVENTIONS: readonly DropoutConvention[] = ['inverted', 'paper'];
+export type DropoutConvention = 'paper' | 'inverted';
+const CONVENTIONS: readonly DropoutConvention[] = ['paper', 'inverted'];
 
 export interface DropoutOptions {
   /** Retention probability p in (0, 1]; quantized to a multiple of 2^-16. */
@@ -18,8 +18,9 @@ export interface DropoutOptions {
   /** Stream, usually the layer's index (default 0): independent masks per layer. */
   stream?: number;
   /**
-   * 'inverted' (default; TensorFlow.js, Keras, PyTorch): train y = r∗x/p, evaluate y = x.
-   * 'paper' (Srivastava et al.): train y = r∗x, evaluate y = p∗x (weight scaling).
+   * 'paper' (default, as Srivastava et al. and thinnet's layers): train y = r∗x, evaluate
+   * y = p∗x (weight scaling).
+   * 'inverted' (TensorFlow.js, Keras, PyTorch): train y = r∗x/p, evaluate y = x.
    */
   convention?: DropoutConvention;
   /** false: evaluation mode (no mask). Default true. */
@@ -81,7 +82,7 @@ interface ParsedBernoulli {
 function parseBernoulli(op: string, options: unknown): ParsedBernoulli {
   const o = checkOptions(op, options);
   const { keep16, p } = quantizeKeep(checkKeep(op, o.keep));
-  const convention = o.convention === undefined ? 'inverted' : checkOneOf(op, 'convention', o.convention, CONVENTIONS);
+  const convention = o.convention === undefined ? 'paper' : checkOneOf(op, 'convention', o.convention, CONVENTIONS);
   if (o.training !== undefined && typeof o.training !== 'boolean') throw new TypeError(`thinnet.${op}: training must be a boolean`);
   return {
     keep16, p, convention,
