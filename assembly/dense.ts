@@ -34,23 +34,40 @@ export function dense_workspace_bytes(batch: i32, inF: i32, outF: i32): usize {
  */
 export function dense_forward_f32(y: usize, x: usize, w: usize, b: usize, workspace: usize,
                                   batch: i32, inF: i32, outF: i32): void {
+  dense_forward_units_f32(y, x, w, b, workspace, batch, inF, outF, outF);
+}
+
+/**
+ * Forward of a block of units (what one thread computes for units [u0, u1) of a layer, with y,
+ * w and b offset to the block's first unit): y[n*ldy + o] = sum_i x[n, i] * W[o, i] + b[o] for
+ * o in [0, outF), where outF counts the block's units and ldy >= outF is the row stride of y
+ * (the layer's full width). Columns of y outside the block are not touched. Each output is
+ * computed exactly as dense_forward_f32 computes it, so a split of the units gives the same
+ * bits as one call. workspace: gemm_workspace_bytes(batch, outF, inF) bytes.
+ */
+export function dense_forward_units_f32(y: usize, x: usize, w: usize, b: usize, workspace: usize,
+                                        batch: i32, inF: i32, outF: i32, ldy: i32): void {
   if (batch <= 0 || outF <= 0) return;
+  const rowBytes = <usize>outF << 2;
+  const ldyB = <usize>ldy << 2;
   if (inF <= 0) { // empty sum: y = b
     for (let n = 0; n < batch; n++) {
-      const yr = y + ((<usize>n * <usize>outF) << 2);
-      if (b) memory.copy(yr, b, <usize>outF << 2); else memory.fill(yr, 0, <usize>outF << 2);
+      const yr = y + <usize>n * ldyB;
+      if (b) memory.copy(yr, b, rowBytes); else memory.fill(yr, 0, rowBytes);
     }
     return;
   }
   if (b) {
-    for (let n = 0; n < batch; n++) memory.copy(y + ((<usize>n * <usize>outF) << 2), b, <usize>outF << 2);
+    for (let n = 0; n < batch; n++) memory.copy(y + <usize>n * ldyB, b, rowBytes);
   }
-  gemm_nt_f32(y, x, w, workspace, b ? 1 : 0, batch, outF, inF, inF, inF, outF);
+  gemm_nt_f32(y, x, w, workspace, b ? 1 : 0, batch, outF, inF, inF, inF, ldy);
 }
 
-// db[o] (+)= sum_n dy[n, o]: 16 columns at a time down the batch, then 4, then one.
-function biasGrad(db: usize, dy: usize, accumulate: i32, batch: i32, outF: i32): void {
-  const row = <usize>outF << 2;
+// db[o] (+)= sum_n dy[n*ldy + o]: 16 columns at a time down the batch, then 4, then one. Each
+// column is summed in batch order whatever path it takes, so any split of the columns (threads)
+// gives the same bits.
+function biasGrad(db: usize, dy: usize, accumulate: i32, batch: i32, outF: i32, ldy: i32): void {
+  const row = <usize>ldy << 2;
   let o = 0;
   for (; o + 16 <= outF; o += 16) {
     const d = db + (<usize>o << 2);
@@ -81,6 +98,53 @@ function biasGrad(db: usize, dy: usize, accumulate: i32, batch: i32, outF: i32):
 }
 
 /**
+ * Bias gradient of a block of units: db[o] (+)= sum_n dy[n*ldy + o] for o in [0, outF), the
+ * column sums of dy [batch, outF] stored with row stride ldy >= outF (offset dy and db to take
+ * units [u0, u1) of a wider layer). accumulate != 0 adds into db, 0 overwrites it. batch <= 0
+ * gives zeros (or leaves db alone when accumulating). Sums run in batch order: splitting the
+ * units across calls gives the same bits as one call. db must not overlap dy.
+ */
+export function dense_backward_bias_f32(db: usize, dy: usize, accumulate: i32, batch: i32, outF: i32, ldy: i32): void {
+  if (outF <= 0) return;
+  biasGrad(db, dy, accumulate, batch < 0 ? 0 : batch, outF, ldy);
+}
+
+/** Naive sibling of dense_backward_bias_f32 (same contract). */
+export function dense_backward_bias_f32_naive(db: usize, dy: usize, accumulate: i32, batch: i32, outF: i32, ldy: i32): void {
+  for (let o = 0; o < outF; o++) {
+    const d = db + (<usize>o << 2);
+    let s: f32 = accumulate ? load<f32>(d) : 0;
+    for (let n = 0; n < batch; n++) s += load<f32>(dy + ((<usize>n * <usize>ldy + <usize>o) << 2));
+    store<f32>(d, s);
+  }
+}
+
+/**
+ * The parameter gradients of a block of units (what one thread computes for units [u0, u1) of a
+ * layer, with dw, db and dy offset to the block's first unit):
+ *   dW[o, i] (+)= sum_n dy[n*ldy + o] * x[n, i]   dW [outF, inF] (rows of the block), x [batch, inF]
+ *   db[o]    (+)= sum_n dy[n*ldy + o]             (db == 0 skips it)
+ * outF counts the block's units, ldy >= outF is the row stride of dy (the layer's full width).
+ * accumulate != 0 adds, 0 overwrites. workspace: gemm_workspace_bytes(outF, inF, batch) bytes
+ * (dense_workspace_bytes of the whole layer is enough). dw, db must not overlap the inputs.
+ * dW rows come out with the bits dense_backward_f32 gives them, except in a block of a single
+ * unit (outF == 1) of a wider layer: that product is a GEMV, summed in another order.
+ */
+export function dense_backward_weights_f32(dw: usize, db: usize, dy: usize, x: usize, workspace: usize,
+                                           accumulate: i32, batch: i32, inF: i32, outF: i32, ldy: i32): void {
+  if (inF <= 0 || outF <= 0) return;
+  if (batch <= 0) {
+    if (!accumulate) {
+      memory.fill(dw, 0, (<usize>outF * <usize>inF) << 2);
+      if (db) memory.fill(db, 0, <usize>outF << 2);
+    }
+    return;
+  }
+  gemm_tn_f32(dw, dy, x, workspace, accumulate, outF, inF, batch, ldy, inF, inF);
+  if (db) biasGrad(db, dy, accumulate, batch, outF, ldy);
+}
+
+/**
  * Backward of dense_forward_f32, given dy [batch, outF] = dLoss/dy:
  *   dx[n, i]  = sum_o dy[n, o] * W[o, i]      (overwritten; dx == 0 skips it, e.g. first layer)
  *   dW[o, i] (+)= sum_n dy[n, o] * x[n, i]    (dw == 0 skips it)
@@ -101,7 +165,7 @@ export function dense_backward_f32(dx: usize, dw: usize, db: usize, dy: usize, x
   }
   if (dx) gemm_nn_f32(dx, dy, w, workspace, 0, batch, inF, outF, outF, inF, inF);
   if (dw) gemm_tn_f32(dw, dy, x, workspace, accumulate, outF, inF, batch, outF, inF, inF);
-  if (db) biasGrad(db, dy, accumulate, batch, outF);
+  if (db) biasGrad(db, dy, accumulate, batch, outF, outF);
 }
 
 /** Naive sibling of dense_forward_f32 (same contract; workspace unused). */

@@ -545,6 +545,47 @@ export function gemm_tn_f32(c: usize, a: usize, b: usize, workspace: usize, accu
   gemmBlocked(c, a, b, workspace, accumulate, M, N, K, lda, ldb, ldc, true, false);
 }
 
+/** MR, the rows of this build's register tile (5 relaxed, 4 simd). A caller splitting the rows
+ *  of C across threads cuts at multiples of it, so no thread computes a partial tile. */
+export function gemm_tile_rows(): i32 {
+  return MR;
+}
+
+/** NR, the columns of the register tile (8). Column splits of C cut at multiples of it. */
+export function gemm_tile_cols(): i32 {
+  return NR;
+}
+
+/**
+ * Y = Xᵀ: X [rows, cols] with row stride ldx, Y [cols, rows] with row stride ldy (so
+ * Y[j*ldy + i] = X[i*ldx + j]). In blocks of 4 x 4 transposed in registers. Y must not overlap X.
+ * (For a product of two transposed operands, Aᵀ·Bᵀ, which the kernels above do not cover.)
+ */
+export function transpose_f32(y: usize, x: usize, rows: i32, cols: i32, ldx: i32, ldy: i32): void {
+  if (rows <= 0 || cols <= 0) return;
+  const ldxB = <usize>ldx << 2, ldyB = <usize>ldy << 2;
+  const r4 = rows & ~3, c4 = cols & ~3;
+  for (let i = 0; i < r4; i += 4) {
+    const s = x + <usize>i * ldxB;
+    const d = y + (<usize>i << 2);
+    for (let j = 0; j < c4; j += 4) {
+      const o = <usize>j << 2;
+      transpose4(d + <usize>j * ldyB, ldyB, v128.load(s + o), v128.load(s + ldxB + o),
+                 v128.load(s + ldxB * 2 + o), v128.load(s + ldxB * 3 + o));
+    }
+    for (let j = c4; j < cols; j++) {
+      for (let r = 0; r < 4; r++) {
+        store<f32>(d + <usize>j * ldyB + (<usize>r << 2), load<f32>(s + <usize>r * ldxB + (<usize>j << 2)));
+      }
+    }
+  }
+  for (let i = r4; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      store<f32>(y + <usize>j * ldyB + (<usize>i << 2), load<f32>(x + <usize>i * ldxB + (<usize>j << 2)));
+    }
+  }
+}
+
 // ---- naive siblings: the definitions ----------------------------------------------------------
 
 /** Naive C (+)= A·B: C[i,j] = sum_k A[i*lda + k] * B[k*ldb + j]. Same contract as gemm_nn_f32. */

@@ -8,3 +8,4 @@ export * from "./loss";
 export * from "./optim";
 export * from "./gemm";
 export * from "./dense";
+export * from "./model_extra";

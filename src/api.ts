@@ -7,3 +7,15 @@ export {
 } from './ops/dropout.js';
 export { memoryInfo } from './info.js';
 export type { BuildName, Features } from './backend.js';
+export { sequential, Sequential, type SequentialConfig, type CompileOptions, type Loss, type Inputs, type Labels,
+  type EvaluateResult, type PredictOptions, type Uncertainty, type WeightsEntry } from './model.js';
+export type { FitOptions, History, EpochLogs, BatchLogs } from './train.js';
+export { loadModel, FORMAT_VERSION } from './io.js';
+export * as layers from './layers/index.js';
+export * as optimizers from './optimizers.js';
+export * as schedules from './schedules.js';
+export * as data from './data/index.js';
+export type { LayerSpec, DenseSpec, DropoutSpec, GaussianDropoutSpec, ActivationSpec, ActivationName, KernelInitializer } from './layers/types.js';
+export type { Optimizer, SgdOptions, AdamOptions } from './optimizers.js';
+export type { Schedule, ScheduleLike } from './schedules.js';
+export { matMul, type MatMulOptions } from './ops/linalg.js';

@@ -100,6 +100,41 @@ export class Runtime {
     this.pool!.run(jobs);
   }
 
+  private scratch: number[] = [];
+  private scratchBytes = 0;
+
+  /**
+   * Per-thread scratch for the GEMM and dense kernels: one block of at least `bytes` bytes for
+   * each thread (index i for the thread that runs jobs[i]). Allocated on first use and grown
+   * (freed and reallocated) when a larger block is asked for, then reused by every later call,
+   * so repeated products allocate nothing. The blocks are only valid until the next call of
+   * this method; they are counted in memoryInfo() and freed by releaseWorkspaces().
+   */
+  workspaces(bytes: number): readonly number[] {
+    const want = Math.max(64, Math.ceil(bytes / 64) * 64);
+    if (want > this.scratchBytes || this.scratch.length !== this.threads) {
+      this.releaseWorkspaces();
+      const size = Math.max(want, this.scratchBytes);
+      const blocks: number[] = [];
+      try {
+        for (let t = 0; t < this.threads; t++) blocks.push(this.heap.alloc(size));
+      } catch (e) {
+        for (const p of blocks) this.heap.free(p);
+        this.scratchBytes = 0;
+        throw e;
+      }
+      this.scratch = blocks;
+      this.scratchBytes = size;
+    }
+    return this.scratch;
+  }
+
+  /** Frees the blocks of workspaces() (the next product allocates them again). */
+  releaseWorkspaces(): void {
+    for (const p of this.scratch) this.heap.free(p);
+    this.scratch = [];
+  }
+
   /** Calls the hot kernels a few times so V8 tiers them up before the first real call. */
   private warm(): void {
     const n = 4096;

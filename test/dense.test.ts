@@ -151,3 +151,92 @@ for (const build of BUILDS) {
     });
   });
 }
+
+// ---- blocks of units (what one thread of src/ops/linalg.ts computes) ---------------------------
+
+const BLOCK_SHAPES: [number, number, number][] = [ // [batch, inF, outF]
+  [1, 7, 13], [2, 3, 17], [5, 16, 33], [9, 31, 40], [17, 33, 9], [100, 64, 127],
+];
+
+for (const build of BUILDS) {
+  describe(`dense unit blocks (${build})`, () => {
+    let raw: RawKernels;
+    beforeAll(async () => { raw = await loadRaw(build); });
+
+    /**
+     * Unit blocks [u0, u1) that cover [0, outF), cut at awkward places. For dW no block is a single
+     * unit when outF > 1 (a one-row product is a GEMV, summed in another order; linalg never cuts so).
+     */
+    const blocksOf = (outF: number, noSingle = false): [number, number][] => {
+      const cuts = [0, ...[3, 8, 16, 21].filter((c) => c < outF - (noSingle ? 1 : 0)), outF];
+      return cuts.slice(1).map((e, i) => [cuts[i], e]);
+    };
+
+    it('dense_forward_units_f32 on blocks of units gives the bits of dense_forward_f32, and leaves other columns alone', () => {
+      let seed = 3000;
+      for (const [batch, inF, outF] of BLOCK_SHAPES) for (const withBias of [true, false]) {
+        const x = testValues(batch * inF, seed++), w = testValues(outF * inF, seed++), b = testValues(outF, seed++);
+        const px = raw.putF32(x), pw = raw.putF32(w), pb = withBias ? raw.putF32(b) : 0;
+        const y1 = raw.putF32(new Float32Array(batch * outF).fill(NaN)), y2 = raw.putF32(new Float32Array(batch * outF).fill(NaN));
+        const ws = raw.alloc(raw.exports.dense_workspace_bytes(batch, inF, outF) >>> 0);
+        raw.exports.dense_forward_f32(y1, px, pw, pb, ws, batch, inF, outF);
+        const what = `${build} units ${batch}x${inF}x${outF} bias=${withBias}`;
+        for (const [u0, u1] of blocksOf(outF)) {
+          raw.exports.dense_forward_units_f32(y2 + 4 * u0, px, pw + 4 * u0 * inF, pb ? pb + 4 * u0 : 0, ws, batch, inF, u1 - u0, outF);
+          // Columns from u1 on are still NaN.
+          for (let n = 0; n < batch; n++) for (let o = u1; o < outF; o++) if (!Number.isNaN(raw.f32(y2, batch * outF)[n * outF + o])) throw new Error(`${what}: column ${o} written early`);
+        }
+        expect(Array.from(raw.f32(y2, batch * outF)), what).toEqual(Array.from(raw.f32(y1, batch * outF)));
+        expectClose(raw.f32(y1, batch * outF), refForward(x, w, withBias ? b : null, batch, inF, outF), tol(inF), 1e-5, what);
+        for (const p of [px, pw, y1, y2, ws]) raw.free(p);
+        if (pb) raw.free(pb);
+      }
+    });
+
+    for (const variant of ['', '_naive']) {
+      it(`dense_backward_bias_f32${variant}: column sums with a leading dimension, accumulate on/off`, () => {
+        let seed = 4000;
+        for (const [batch, , outF] of [...BLOCK_SHAPES, [0, 1, 5] as [number, number, number]]) for (const acc of [false, true]) {
+          const ldy = outF + 3;
+          const dy = testValues(batch * ldy, seed++), db0 = testValues(outF, seed++);
+          const pdy = raw.putF32(dy.length ? dy : [0]), pdb = raw.putF32(acc ? db0 : new Float32Array(outF).fill(NaN));
+          raw.exports[`dense_backward_bias_f32${variant}`](pdb, pdy, acc ? 1 : 0, batch, outF, ldy);
+          const want = new Float64Array(outF);
+          for (let o = 0; o < outF; o++) {
+            want[o] = acc ? db0[o] : 0;
+            for (let n = 0; n < batch; n++) want[o] += dy[n * ldy + o];
+          }
+          expectClose(raw.f32(pdb, outF), want, tol(batch), 1e-5, `${build} bias${variant} ${batch}x${outF} acc=${acc}`);
+          raw.free(pdy); raw.free(pdb);
+        }
+      });
+    }
+
+    it('dense_backward_weights_f32 on blocks of units gives the bits of dense_backward_f32 (dW and db)', () => {
+      let seed = 5000;
+      for (const [batch, inF, outF] of BLOCK_SHAPES) for (const acc of [false, true]) {
+        const x = testValues(batch * inF, seed++), w = testValues(outF * inF, seed++), dy = testValues(batch * outF, seed++);
+        const dw0 = testValues(outF * inF, seed++), db0 = testValues(outF, seed++);
+        const px = raw.putF32(x), pw = raw.putF32(w), pdy = raw.putF32(dy);
+        const dw1 = raw.putF32(dw0), db1 = raw.putF32(db0), dw2 = raw.putF32(dw0), db2 = raw.putF32(db0);
+        const ws = raw.alloc(raw.exports.dense_workspace_bytes(batch, inF, outF) >>> 0);
+        raw.exports.dense_backward_f32(0, dw1, db1, pdy, px, pw, ws, acc ? 1 : 0, batch, inF, outF);
+        for (const [u0, u1] of blocksOf(outF, true)) {
+          raw.exports.dense_backward_weights_f32(dw2 + 4 * u0 * inF, db2 + 4 * u0, pdy + 4 * u0, px, ws, acc ? 1 : 0, batch, inF, u1 - u0, outF);
+        }
+        const what = `${build} weights ${batch}x${inF}x${outF} acc=${acc}`;
+        expect(Array.from(raw.f32(dw2, outF * inF)), `${what} dW`).toEqual(Array.from(raw.f32(dw1, outF * inF)));
+        expect(Array.from(raw.f32(db2, outF)), `${what} db`).toEqual(Array.from(raw.f32(db1, outF)));
+        const ref = refBackward(dy, x, w, batch, inF, outF);
+        expectClose(raw.f32(dw2, outF * inF), acc ? ref.dw.map((v, k) => v + dw0[k]) : ref.dw, tol(batch), 1e-5, `${what} dW ref`);
+        // db == 0 skips the bias; batch == 0 zeroes dW unless accumulating.
+        raw.f32(db2, outF).fill(9);
+        raw.exports.dense_backward_weights_f32(dw2, 0, pdy, px, ws, 0, batch, inF, outF, outF);
+        expect(raw.f32(db2, outF).every((v) => v === 9)).toBe(true);
+        raw.exports.dense_backward_weights_f32(dw2, db2, pdy, px, ws, 0, 0, inF, outF, outF);
+        expect(raw.f32(dw2, outF * inF).every((v) => v === 0) && raw.f32(db2, outF).every((v) => v === 0)).toBe(true);
+        for (const p of [px, pw, pdy, dw1, db1, dw2, db2, ws]) raw.free(p);
+      }
+    });
+  });
+}

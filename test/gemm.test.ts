@@ -181,3 +181,32 @@ for (const build of BUILDS) {
     });
   });
 }
+
+// ---- tile geometry and the transpose (used by src/ops/linalg.ts) -------------------------------
+
+for (const build of BUILDS) {
+  describe(`gemm helpers (${build})`, () => {
+    let raw: RawKernels;
+    beforeAll(async () => { raw = await loadRaw(build); });
+
+    it('gemm_tile_rows / gemm_tile_cols report the register tile of the build', () => {
+      expect(raw.exports.gemm_tile_rows()).toBe(build === 'relaxed' ? 5 : 4);
+      expect(raw.exports.gemm_tile_cols()).toBe(8);
+    });
+
+    it('transpose_f32 at edge sizes with padded leading dimensions', () => {
+      let seed = 20000;
+      for (const rows of SIZES) for (const cols of SIZES) for (const pad of [0, 3]) {
+        const ldx = cols + pad, ldy = rows + pad;
+        const X = testValues(rows * ldx, seed++);
+        const Y0 = testValues(cols * ldy, seed++);
+        const px = raw.putF32(X), py = raw.putF32(Y0);
+        raw.exports.transpose_f32(py, px, rows, cols, ldx, ldy);
+        const want = Float32Array.from(Y0);
+        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) want[j * ldy + i] = X[i * ldx + j];
+        expect(Array.from(raw.f32(py, cols * ldy)), `${build} transpose ${rows}x${cols} pad ${pad}`).toEqual(Array.from(want));
+        raw.free(px); raw.free(py);
+      }
+    });
+  });
+}

@@ -1,0 +1,678 @@
+// Sequential models: a list of layers over one parameter block and one gradient block (llm.c
+// style: weights of every dense layer first, then every bias), batch buffers reused across calls,
+// training steps, evaluation, prediction by weight scaling or Monte-Carlo averaging, and folding
+// the paper's weight scaling into the weights.
+import seedrandom from 'seedrandom';
+import { Activation } from './layers/activation.js';
+import { Dense } from './layers/dense.js';
+import { Dropout, GaussianDropout } from './layers/dropout.js';
+import type { DenseSpec, Exec, KernelInitializer, Layer, LayerSpec, Mode } from './layers/types.js';
+import { decodeModel, encodeModel, saveBytes } from './io.js';
+import type { Optimizer, OptimizerState } from './optimizers.js';
+import { runtime, type Runtime } from './runtime.js';
+import { fit, type FitOptions, type History } from './train.js';
+import { checkOptions, checkU32 } from './validate.js';
+
+export type Loss = 'softmaxCrossEntropy';
+
+export interface SequentialConfig {
+  /** Shape of one example (its product is the number of input features), e.g. [784] or [28, 28]. */
+  inputShape: number[];
+  /** Seeds weight init (with the layer index), shuffling and the dropout masks. Default 0. */
+  seed?: number;
+  layers: LayerSpec[];
+}
+
+export interface CompileOptions {
+  optimizer: Optimizer;
+  /** Default 'softmaxCrossEntropy' (the only loss so far). */
+  loss?: Loss;
+}
+
+/** Inputs: N×features, float32 as is, or uint8 pixels scaled by 1/255 (in a kernel). */
+export type Inputs = Float32Array | Uint8Array;
+/** Labels: N integer class indices, or N×classes one-hot float32 rows. */
+export type Labels = Uint8Array | Uint16Array | Int32Array | Uint32Array | Float32Array | number[];
+
+export interface EvaluateResult {
+  loss: number;
+  accuracy: number;
+  error: number;
+}
+
+export interface PredictOptions {
+  /** Rows per pass (default 1000). */
+  batchSize?: number;
+  /** Monte-Carlo model averaging: mean of this many stochastic (thinned) passes. Default 0 (weight scaling). */
+  mc?: number;
+}
+
+export interface Uncertainty {
+  /** Predictive mean of the probabilities, N×classes. */
+  mean: Float32Array;
+  /** Variance of each class probability over the samples, N×classes. */
+  variance: Float32Array;
+  /** Entropy of the predictive mean per example (nats), N. */
+  entropy: Float32Array;
+  /** Mutual information between prediction and model (entropy − mean entropy of the samples), N. */
+  mutualInformation: Float32Array;
+}
+
+export interface WeightsEntry {
+  /** Index of the dense layer among the model's layers. */
+  layer: number;
+  /** [units, inputs], row-major: row o holds unit o's incoming weights. */
+  shape: [number, number];
+  kernel: Float32Array;
+  bias: Float32Array;
+}
+
+/** Salt of the seed for Monte-Carlo passes (masks independent of the training masks). */
+const MC_SALT = 0x9e3779b9;
+
+/** @internal */
+export interface Buffers {
+  cap: number;
+  acts: number[];
+  dA: number;
+  dB: number;
+  probs: number;
+  labels: number;
+  pred: number;
+  stage: number;
+  sum: number;
+  sumSq: number;
+  entSum: number;
+  entropy: number;
+  mi: number;
+}
+
+/** Builds a sequential model. */
+export function sequential(config: SequentialConfig): Sequential {
+  return new Sequential(config);
+}
+
+function flatSize(shape: unknown): number {
+  if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new RangeError(`thinnet.sequential: inputShape must be an array of positive integers, got ${JSON.stringify(shape)}`);
+  }
+  return shape.reduce((a: number, b: number) => a * b, 1);
+}
+
+export class Sequential {
+  readonly config: Readonly<SequentialConfig>;
+  readonly seed: number;
+  /** Features per example. */
+  readonly inputSize: number;
+  /** Classes (width of the last layer). */
+  readonly outputSize: number;
+  /** @internal The layers that run (a trailing softmax is folded into the loss / predict). */
+  readonly net: Layer[];
+  /** @internal */ readonly rt: Runtime;
+  /** @internal */ readonly params: number;
+  /** @internal */ readonly grads: number;
+  readonly paramCount: number;
+  /** @internal */ readonly weightCount: number;
+  /** @internal */ readonly biasCount: number;
+  /** Training steps (mini-batches) taken: the step counter of the dropout masks. */
+  step = 0;
+  /** Epochs trained (schedules continue from here on the next fit). */
+  epoch = 0;
+  /** Set to true (e.g. in a callback) to stop fit() after the current batch. */
+  stopTraining = false;
+  loss: Loss = 'softmaxCrossEntropy';
+  /** @internal */ optimizer: Optimizer | undefined;
+  /** @internal */ optState: OptimizerState | undefined;
+  private buf: Buffers | undefined;
+  private disposed = false;
+
+  constructor(config: SequentialConfig) {
+    const c = checkOptions('sequential', config);
+    this.inputSize = flatSize(c.inputShape);
+    this.seed = c.seed === undefined ? 0 : checkU32('sequential', 'seed', c.seed);
+    if (!Array.isArray(c.layers) || c.layers.length === 0) throw new RangeError('thinnet.sequential: layers must be a non-empty array');
+    this.config = Object.freeze({ inputShape: [...(c.inputShape as number[])], seed: this.seed, layers: (c.layers as LayerSpec[]).map((l) => ({ ...l })) });
+    this.rt = runtime();
+    this.net = buildLayers(this.config.layers, this.inputSize);
+    this.outputSize = this.net[this.net.length - 1].outF;
+    if (!this.net.some((l) => l.weightCount > 0)) throw new RangeError('thinnet.sequential: the model needs at least one dense layer');
+    if (this.outputSize < 2) throw new RangeError(`thinnet.sequential: the last layer has ${this.outputSize} output; softmaxCrossEntropy needs at least 2 classes`);
+    let w = 0;
+    for (const l of this.net) { l.wOff = w; w += l.weightCount; }
+    let b = w;
+    for (const l of this.net) { l.bOff = b; b += l.biasCount; }
+    this.weightCount = w;
+    this.biasCount = b - w;
+    this.paramCount = b;
+    this.params = this.rt.heap.alloc(4 * b);
+    this.grads = this.rt.heap.alloc(4 * b);
+    this.rt.heap.f32(this.grads, b).fill(0);
+    this.initWeights();
+  }
+
+  private initWeights(): void {
+    const all = new Float32Array(this.paramCount);
+    for (const l of this.net) {
+      if (!(l instanceof Dense)) continue;
+      const spec = this.config.layers[l.index] as DenseSpec;
+      fillInit(all.subarray(l.wOff, l.wOff + l.weightCount), spec.kernelInitializer ?? 'glorotUniform', l.inF, l.outF,
+        seedrandom(`thinnet:${this.seed}:${l.index}`));
+    }
+    this.rt.heap.f32(this.params, this.paramCount).set(all);
+  }
+
+  /** @internal */
+  assertLive(op: string): void {
+    if (this.disposed) throw new Error(`thinnet.${op}: the model was disposed`);
+    if (this.rt !== runtime()) throw new Error(`thinnet.${op}: the model belongs to a runtime that was closed`);
+  }
+
+  /** Sets the optimizer (and loss). Recompiling resets the optimizer state (velocities, moments). */
+  compile(options: CompileOptions): void {
+    this.assertLive('compile');
+    const o = checkOptions('compile', options);
+    const opt = o.optimizer as Optimizer | undefined;
+    if (!opt || typeof opt.create !== 'function') throw new TypeError('thinnet.compile: optimizer must be tn.optimizers.sgd(...) or tn.optimizers.adam(...)');
+    if (o.loss !== undefined && o.loss !== 'softmaxCrossEntropy') {
+      throw new RangeError(`thinnet.compile: loss must be 'softmaxCrossEntropy', got ${String(o.loss)}`);
+    }
+    this.optState?.dispose();
+    this.optimizer = opt;
+    this.optState = opt.create(this.rt, this.paramCount);
+  }
+
+  /** Trains on (x, y); see FitOptions. Resolves to the per-epoch history. */
+  fit(x: Inputs, y: Labels, options: FitOptions = {}): Promise<History> {
+    this.assertLive('fit');
+    return fit(this, x, y, options);
+  }
+
+  // ---- buffers and passes (internal) ---------------------------------------------------------
+
+  /** @internal Batch buffers for up to `cap` rows (grown, never shrunk). */
+  buffers(cap: number): Buffers {
+    if (this.buf && this.buf.cap >= cap) return this.buf;
+    this.freeBuffers();
+    const h = this.rt.heap;
+    const C = this.outputSize;
+    const widths = [this.inputSize, ...this.net.map((l) => l.outF)];
+    const maxW = Math.max(...widths, ...this.net.map((l) => l.inF));
+    const buf: Buffers = {
+      cap,
+      acts: widths.map((w) => h.alloc(4 * cap * w)),
+      dA: h.alloc(4 * cap * maxW),
+      dB: h.alloc(4 * cap * maxW),
+      probs: h.alloc(4 * cap * C),
+      labels: h.alloc(4 * cap),
+      pred: h.alloc(4 * cap),
+      stage: h.alloc(cap * this.inputSize),
+      sum: h.alloc(4 * cap * C),
+      sumSq: h.alloc(4 * cap * C),
+      entSum: h.alloc(4 * cap),
+      entropy: h.alloc(4 * cap),
+      mi: h.alloc(4 * cap),
+    };
+    for (const l of this.net) l.allocate(this.rt, cap);
+    this.buf = buf;
+    return buf;
+  }
+
+  private freeBuffers(): void {
+    const b = this.buf;
+    if (!b) return;
+    const h = this.rt.heap;
+    for (const p of [...b.acts, b.dA, b.dB, b.probs, b.labels, b.pred, b.stage, b.sum, b.sumSq, b.entSum, b.entropy, b.mi]) h.free(p);
+    for (const l of this.net) l.release(this.rt);
+    this.buf = undefined;
+  }
+
+  private exec(): Exec {
+    return { rt: this.rt, params: this.params, grads: this.grads };
+  }
+
+  /** @internal Copies rows [start, start + n) of x into the input buffer. */
+  stageInputs(b: Buffers, x: Inputs, start: number, n: number): void {
+    const F = this.inputSize;
+    if (x instanceof Uint8Array) {
+      this.rt.heap.u8(b.stage, n * F).set(x.subarray(start * F, (start + n) * F));
+      this.rt.kernels.u8_to_f32_scaled(b.acts[0], b.stage, 1 / 255, n * F);
+    } else {
+      this.rt.heap.f32(b.acts[0], n * F).set(x.subarray(start * F, (start + n) * F));
+    }
+  }
+
+  /** @internal Forward pass over the input buffer; returns the logits pointer. */
+  forward(b: Buffers, batch: number, mode: Mode): number {
+    const e = this.exec();
+    for (let i = 0; i < this.net.length; i++) this.net[i].forward(e, b.acts[i + 1], b.acts[i], batch, mode);
+    return b.acts[this.net.length];
+  }
+
+  /** @internal Backward from dlogits in b.dA; writes the whole gradient block. */
+  backward(b: Buffers, batch: number, mode: Mode): void {
+    const e = this.exec();
+    let dy = b.dA, dx = b.dB;
+    const firstParam = this.net.findIndex((l) => l.weightCount > 0);
+    for (let i = this.net.length - 1; i >= firstParam; i--) {
+      const needDx = i > firstParam;
+      this.net[i].backward(e, needDx ? dx : 0, dy, b.acts[i], b.acts[i + 1], batch, mode);
+      [dy, dx] = [dx, dy];
+    }
+  }
+
+  /**
+   * @internal One training step on the batch already in the buffers (inputs and labels): forward
+   * with fresh masks, loss, backward, optimizer update, max-norm. Returns the summed loss (not
+   * finite: nothing was updated) and the number of correct predictions.
+   */
+  trainStep(b: Buffers, batch: number, epoch: number): { lossSum: number; correct: number } {
+    const mode: Mode = { kind: 'train', seed: this.seed, step: this.step };
+    const lossSum = this.lossAndBackward(b, batch, mode);
+    const correct = this.countCorrect(b, batch);
+    if (!Number.isFinite(lossSum)) return { lossSum, correct };
+    this.optState!.update(this, epoch);
+    this.applyMaxNorm();
+    this.step++;
+    return { lossSum, correct };
+  }
+
+  private lossAndBackward(b: Buffers, batch: number, mode: Mode): number {
+    const k = this.rt.kernels;
+    const C = this.outputSize;
+    const logits = this.forward(b, batch, mode);
+    const lossSum = k.softmax_xent_forward_f32(b.probs, 0, logits, b.labels, batch, C);
+    if (!Number.isFinite(lossSum)) return lossSum;
+    k.softmax_xent_backward_f32(b.dA, b.probs, b.labels, 1 / batch, batch, C);
+    this.backward(b, batch, mode);
+    return lossSum;
+  }
+
+  private countCorrect(b: Buffers, batch: number): number {
+    const k = this.rt.kernels;
+    k.argmax_rows_f32(b.pred, b.probs, batch, this.outputSize);
+    return k.count_equal_i32(b.pred, b.labels, batch);
+  }
+
+  /** @internal Max-norm on every dense layer that has one (paper §5.1). */
+  applyMaxNorm(): void {
+    for (const l of this.net) {
+      if (l instanceof Dense && l.maxNorm !== undefined) {
+        this.rt.kernels.max_norm_f32(this.params + 4 * l.wOff, l.maxNorm, l.outF, l.inF);
+      }
+    }
+  }
+
+  // ---- public inference ----------------------------------------------------------------------
+
+  /** Loss, accuracy and error (1 − accuracy) in evaluation mode (weight scaling). */
+  evaluate(x: Inputs, y: Labels, options: { batchSize?: number } = {}): EvaluateResult {
+    this.assertLive('evaluate');
+    const n = checkInputs('evaluate', x, this.inputSize);
+    const labels = checkLabels('evaluate', y, n, this.outputSize);
+    const bs = checkBatch('evaluate', options.batchSize ?? 1000);
+    const b = this.buffers(Math.min(bs, Math.max(n, 1)));
+    const k = this.rt.kernels;
+    let lossSum = 0, correct = 0;
+    for (let s = 0; s < n; s += b.cap) {
+      const m = Math.min(b.cap, n - s);
+      this.stageInputs(b, x, s, m);
+      this.rt.heap.i32(b.labels, m).set(labels.subarray(s, s + m));
+      const logits = this.forward(b, m, { kind: 'eval', seed: this.seed, step: 0 });
+      lossSum += k.softmax_xent_forward_f32(b.probs, 0, logits, b.labels, m, this.outputSize);
+      correct += this.countCorrect(b, m);
+    }
+    const accuracy = n ? correct / n : 0;
+    return { loss: n ? lossSum / n : 0, accuracy, error: 1 - accuracy };
+  }
+
+  /**
+   * Class probabilities, a Float32Array N×classes (a plain array rather than a Tensor: nothing
+   * to dispose). Default: the paper's weight scaling (one deterministic pass). `mc: k`: the mean
+   * of k stochastic passes (Monte-Carlo model averaging over thinned networks).
+   */
+  predict(x: Inputs, options: PredictOptions = {}): Float32Array {
+    this.assertLive('predict');
+    const o = checkOptions('predict', options);
+    const mc = o.mc === undefined ? 0 : checkCount('predict', 'mc', o.mc, true);
+    if (mc > 0) return this.monteCarlo('predict', x, mc, o.batchSize as number | undefined).mean;
+    const n = checkInputs('predict', x, this.inputSize);
+    const bs = checkBatch('predict', (o.batchSize as number | undefined) ?? 1000);
+    const b = this.buffers(Math.min(bs, Math.max(n, 1)));
+    const C = this.outputSize;
+    const out = new Float32Array(n * C);
+    for (let s = 0; s < n; s += b.cap) {
+      const m = Math.min(b.cap, n - s);
+      this.stageInputs(b, x, s, m);
+      const logits = this.forward(b, m, { kind: 'eval', seed: this.seed, step: 0 });
+      this.rt.kernels.softmax_forward_f32(b.probs, logits, m, C);
+      out.set(this.rt.heap.f32(b.probs, m * C), s * C);
+    }
+    return out;
+  }
+
+  /**
+   * Monte-Carlo dropout: `samples` stochastic passes (masks from a seed salted away from the
+   * training masks, step = sample index, so the result is reproducible). Returns the predictive
+   * mean and variance per class, the predictive entropy and the mutual information per example.
+   */
+  predictWithUncertainty(x: Inputs, options: { samples?: number; batchSize?: number } = {}): Uncertainty {
+    this.assertLive('predictWithUncertainty');
+    const o = checkOptions('predictWithUncertainty', options);
+    const k = o.samples === undefined ? 50 : checkCount('predictWithUncertainty', 'samples', o.samples, false);
+    return this.monteCarlo('predictWithUncertainty', x, k, o.batchSize as number | undefined);
+  }
+
+  private monteCarlo(op: string, x: Inputs, samples: number, batchSize: number | undefined): Uncertainty {
+    const n = checkInputs(op, x, this.inputSize);
+    const bs = checkBatch(op, batchSize ?? 1000);
+    const b = this.buffers(Math.min(bs, Math.max(n, 1)));
+    const C = this.outputSize;
+    const h = this.rt.heap, k = this.rt.kernels;
+    const res: Uncertainty = {
+      mean: new Float32Array(n * C), variance: new Float32Array(n * C),
+      entropy: new Float32Array(n), mutualInformation: new Float32Array(n),
+    };
+    const seed = (this.seed ^ MC_SALT) >>> 0;
+    for (let s = 0; s < n; s += b.cap) {
+      const m = Math.min(b.cap, n - s);
+      this.stageInputs(b, x, s, m);
+      h.f32(b.sum, m * C).fill(0);
+      h.f32(b.sumSq, m * C).fill(0);
+      h.f32(b.entSum, m).fill(0);
+      for (let t = 0; t < samples; t++) {
+        const logits = this.forward(b, m, { kind: 'sample', seed, step: t });
+        k.softmax_forward_f32(b.probs, logits, m, C);
+        k.mc_accumulate_f32(b.sum, b.sumSq, b.entSum, b.probs, m, C);
+      }
+      k.mc_finalize_f32(b.sum, b.sumSq, b.entropy, b.mi, b.sum, b.sumSq, b.entSum, samples, m, C);
+      res.mean.set(h.f32(b.sum, m * C), s * C);
+      res.variance.set(h.f32(b.sumSq, m * C), s * C);
+      res.entropy.set(h.f32(b.entropy, m), s);
+      res.mutualInformation.set(h.f32(b.mi, m), s);
+    }
+    return res;
+  }
+
+  /**
+   * Mean training-mode loss on (x, y) and its gradient with respect to every parameter (the
+   * whole gradient block, in the order of parameters()), with the dropout masks of `step`
+   * (default: the model's current step). Does not update anything. For gradient checks.
+   */
+  computeGradients(x: Inputs, y: Labels, options: { step?: number } = {}): { loss: number; gradients: Float32Array } {
+    this.assertLive('computeGradients');
+    const n = checkInputs('computeGradients', x, this.inputSize);
+    if (n === 0) throw new RangeError('thinnet.computeGradients: x has no rows');
+    const labels = checkLabels('computeGradients', y, n, this.outputSize);
+    const step = options.step === undefined ? this.step : checkU32('computeGradients', 'step', options.step);
+    const b = this.buffers(n);
+    this.stageInputs(b, x, 0, n);
+    this.rt.heap.i32(b.labels, n).set(labels);
+    const lossSum = this.lossAndBackward(b, n, { kind: 'train', seed: this.seed, step });
+    return { loss: lossSum / n, gradients: this.rt.heap.f32(this.grads, this.paramCount).slice() };
+  }
+
+  /** Mean training-mode loss with the masks of `step`, no gradients (finite-difference checks). */
+  trainingLoss(x: Inputs, y: Labels, options: { step?: number } = {}): number {
+    this.assertLive('trainingLoss');
+    const n = checkInputs('trainingLoss', x, this.inputSize);
+    const labels = checkLabels('trainingLoss', y, n, this.outputSize);
+    const step = options.step === undefined ? this.step : checkU32('trainingLoss', 'step', options.step);
+    const b = this.buffers(Math.max(n, 1));
+    this.stageInputs(b, x, 0, n);
+    this.rt.heap.i32(b.labels, n).set(labels);
+    const logits = this.forward(b, n, { kind: 'train', seed: this.seed, step });
+    return this.rt.kernels.softmax_xent_forward_f32(b.probs, 0, logits, b.labels, n, this.outputSize) / n;
+  }
+
+  // ---- parameters ------------------------------------------------------------------------------
+
+  /** A copy of the whole parameter block: every dense layer's weights, then every bias. */
+  parameters(): Float32Array {
+    this.assertLive('parameters');
+    return this.rt.heap.f32(this.params, this.paramCount).slice();
+  }
+
+  /** Overwrites the whole parameter block (same layout as parameters()). */
+  setParameters(values: Float32Array): void {
+    this.assertLive('setParameters');
+    if (!(values instanceof Float32Array) || values.length !== this.paramCount) {
+      throw new RangeError(`thinnet.setParameters: expected a Float32Array of ${this.paramCount} values, got ${values?.length}`);
+    }
+    this.rt.heap.f32(this.params, this.paramCount).set(values);
+  }
+
+  /** Weights and biases of each dense layer (copies). */
+  getWeights(): WeightsEntry[] {
+    this.assertLive('getWeights');
+    const h = this.rt.heap;
+    return this.net.filter((l): l is Dense => l instanceof Dense).map((l) => ({
+      layer: l.index,
+      shape: [l.outF, l.inF] as [number, number],
+      kernel: h.f32(this.params + 4 * l.wOff, l.weightCount).slice(),
+      bias: h.f32(this.params + 4 * l.bOff, l.biasCount).slice(),
+    }));
+  }
+
+  /** Sets dense layers' weights; entries are matched by `layer` (as getWeights returns them). */
+  setWeights(entries: Array<Pick<WeightsEntry, 'layer' | 'kernel'> & { bias?: Float32Array }>): void {
+    this.assertLive('setWeights');
+    const h = this.rt.heap;
+    for (const e of entries) {
+      const l = this.net.find((d) => d instanceof Dense && d.index === e.layer);
+      if (!l) throw new RangeError(`thinnet.setWeights: layer ${e.layer} is not a dense layer of this model`);
+      if (e.kernel.length !== l.weightCount) throw new RangeError(`thinnet.setWeights: layer ${e.layer} has ${l.weightCount} weights, got ${e.kernel.length}`);
+      if (e.bias && e.bias.length !== l.biasCount) throw new RangeError(`thinnet.setWeights: layer ${e.layer} has ${l.biasCount} biases, got ${e.bias.length}`);
+      h.f32(this.params + 4 * l.wOff, l.weightCount).set(e.kernel);
+      if (e.bias) h.f32(this.params + 4 * l.bOff, l.biasCount).set(e.bias);
+    }
+  }
+
+  /**
+   * An inference model without dropout layers: the weight scaling of each 'paper' dropout layer
+   * (×p) is folded into the weights of the dense layer right after it; 'inverted' and Gaussian
+   * dropout are the identity at test time and are simply removed. predict() of the result equals
+   * predict() of this model (to float rounding).
+   */
+  foldDropout(): Sequential {
+    this.assertLive('foldDropout');
+    const specs = this.config.layers;
+    const keepLayers: LayerSpec[] = [];
+    const scaleOf = new Map<number, number>(); // user index of a dense layer -> factor
+    const newIndex = new Map<number, number>();
+    let pending: { p: number; at: number } | undefined;
+    specs.forEach((s, i) => {
+      if (s.type === 'dropout' || s.type === 'gaussianDropout') {
+        if (s.type === 'dropout' && (s.convention ?? 'paper') === 'paper') {
+          const p = (this.net.find((l) => l instanceof Dropout && l.index === i) as Dropout).p;
+          pending = { p: (pending?.p ?? 1) * p, at: i };
+        }
+        return;
+      }
+      if (pending) {
+        if (s.type !== 'dense') {
+          throw new Error(`thinnet.foldDropout: dropout layer ${pending.at} ('paper' convention) is followed by a layer of type '${s.type}', not a dense layer, so its scaling cannot be folded into weights`);
+        }
+        scaleOf.set(i, pending.p);
+        pending = undefined;
+      }
+      newIndex.set(i, keepLayers.length);
+      keepLayers.push({ ...s });
+    });
+    if (pending) throw new Error(`thinnet.foldDropout: dropout layer ${pending.at} ('paper' convention) is the last layer; nothing to fold it into`);
+    const folded = new Sequential({ inputShape: [...this.config.inputShape], seed: this.seed, layers: keepLayers });
+    const k = this.rt.kernels;
+    for (const l of this.net) {
+      if (!(l instanceof Dense)) continue;
+      const t = folded.net.find((d) => d instanceof Dense && d.index === newIndex.get(l.index))!;
+      k.scale_f32(folded.params + 4 * t.wOff, this.params + 4 * l.wOff, scaleOf.get(l.index) ?? 1, l.weightCount);
+      if (l.biasCount) k.scale_f32(folded.params + 4 * t.bOff, this.params + 4 * l.bOff, 1, l.biasCount);
+    }
+    return folded;
+  }
+
+  // ---- save / load -------------------------------------------------------------------------------
+
+  /** The model in thinnet's binary format (see io.ts): architecture, step, weights, checksum. */
+  toBytes(): Uint8Array {
+    this.assertLive('toBytes');
+    return encodeModel(this);
+  }
+
+  /** Node: writes toBytes() to `path` atomically (temporary file + rename). */
+  async save(path: string): Promise<void> {
+    this.assertLive('save');
+    await saveBytes(path, this.toBytes());
+  }
+
+  /** @internal */
+  static fromBytes(bytes: Uint8Array): Sequential {
+    return decodeModel(bytes);
+  }
+
+  /** A one-line-per-layer description. */
+  summary(): string {
+    const lines = [`Sequential: ${this.inputSize} inputs → ${this.outputSize} classes, ${this.paramCount} parameters, seed ${this.seed}`];
+    this.config.layers.forEach((s, i) => {
+      const extra = s.type === 'dense' ? `units=${s.units} activation=${s.activation ?? 'linear'}${s.maxNorm ? ` maxNorm=${s.maxNorm}` : ''}`
+        : s.type === 'dropout' ? `keep=${s.keep} convention=${s.convention ?? 'paper'}`
+        : s.type === 'gaussianDropout' ? `keep=${s.keep}` : `${s.activation}`;
+      lines.push(`  ${i}: ${s.type} ${extra}`);
+    });
+    return lines.join('\n');
+  }
+
+  /** Frees the model's wasm memory. */
+  dispose(): void {
+    if (this.disposed) return;
+    let live = false;
+    try { live = runtime() === this.rt; } catch { live = false; }
+    if (live) {
+      this.freeBuffers();
+      this.optState?.dispose();
+      this.rt.heap.free(this.params);
+      this.rt.heap.free(this.grads);
+    }
+    this.disposed = true;
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------------------
+
+function buildLayers(specs: readonly LayerSpec[], inputSize: number): Layer[] {
+  const net: Layer[] = [];
+  let f = inputSize;
+  specs.forEach((s, i) => {
+    if (!s || typeof s !== 'object') throw new TypeError(`thinnet.sequential: layer ${i} is not a layer (use tn.layers.*)`);
+    switch (s.type) {
+      case 'dense': {
+        const pieces = s.activation === 'maxout' ? s.pieces ?? 2 : 1;
+        const d = new Dense(i, f, s.units * pieces, s.useBias !== false, s.maxNorm);
+        net.push(d);
+        f = d.outF;
+        if (s.activation && s.activation !== 'linear') {
+          const a = new Activation(i, f, s.activation, pieces);
+          net.push(a);
+          f = a.outF;
+        }
+        break;
+      }
+      case 'dropout':
+        net.push(new Dropout(i, f, s.keep, s.convention ?? 'paper'));
+        break;
+      case 'gaussianDropout':
+        net.push(new GaussianDropout(i, f, s.keep));
+        break;
+      case 'activation': {
+        const pieces = s.activation === 'maxout' ? s.pieces ?? 2 : 1;
+        if (s.activation === 'maxout' && f % pieces !== 0) {
+          throw new RangeError(`thinnet.sequential: layer ${i} (maxout, ${pieces} pieces) gets ${f} inputs, not a multiple of ${pieces}`);
+        }
+        const a = new Activation(i, f, s.activation, pieces);
+        net.push(a);
+        f = a.outF;
+        break;
+      }
+      default:
+        throw new TypeError(`thinnet.sequential: layer ${i} has unknown type ${String((s as { type?: unknown }).type)}`);
+    }
+  });
+  const last = net[net.length - 1];
+  if (last instanceof Activation && last.activation === 'softmax') net.pop();
+  const inner = net.findIndex((l) => l instanceof Activation && l.activation === 'softmax');
+  if (inner >= 0) throw new RangeError(`thinnet.sequential: softmax is only supported as the last layer (layer ${net[inner].index} is not last)`);
+  return net;
+}
+
+function fillInit(w: Float32Array, init: KernelInitializer, fanIn: number, fanOut: number, rng: () => number): void {
+  const normal = (sigma: number) => {
+    for (let i = 0; i < w.length; i++) {
+      const u1 = 1 - rng(), u2 = rng();
+      w[i] = sigma * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+  };
+  const uniform = (limit: number) => {
+    for (let i = 0; i < w.length; i++) w[i] = (2 * rng() - 1) * limit;
+  };
+  if (typeof init === 'object') normal(init.normal);
+  else if (init === 'glorotUniform') uniform(Math.sqrt(6 / (fanIn + fanOut)));
+  else if (init === 'glorotNormal') normal(Math.sqrt(2 / (fanIn + fanOut)));
+  else if (init === 'heUniform') uniform(Math.sqrt(6 / fanIn));
+  else normal(Math.sqrt(2 / fanIn));
+}
+
+/** Checks x and returns its row count. */
+export function checkInputs(op: string, x: unknown, features: number): number {
+  if (!(x instanceof Float32Array) && !(x instanceof Uint8Array)) {
+    throw new TypeError(`thinnet.${op}: x must be a Float32Array or a Uint8Array (N×${features}), got ${x === null ? 'null' : typeof x === 'object' ? x.constructor?.name : typeof x}`);
+  }
+  if (x.length % features !== 0) {
+    throw new RangeError(`thinnet.${op}: x has ${x.length} values, not a multiple of the model's ${features} input features (wrong feature count?)`);
+  }
+  return x.length / features;
+}
+
+/** Checks labels (integers in [0, classes) or one-hot rows) and returns them as Int32Array. */
+export function checkLabels(op: string, y: unknown, n: number, classes: number): Int32Array {
+  const isArr = Array.isArray(y) || (ArrayBuffer.isView(y) && !(y instanceof DataView));
+  if (!isArr) throw new TypeError(`thinnet.${op}: y must be integer labels (Uint8Array, Int32Array, ...) or one-hot Float32Array rows`);
+  const a = y as ArrayLike<number>;
+  const out = new Int32Array(n);
+  if (a.length === n * classes && a.length !== n && (a instanceof Float32Array || a instanceof Float64Array)) {
+    for (let r = 0; r < n; r++) {
+      let hot = -1;
+      for (let j = 0; j < classes; j++) {
+        const v = a[r * classes + j];
+        if (v === 1 && hot < 0) hot = j;
+        else if (v !== 0) { hot = -2; break; }
+      }
+      if (hot < 0) throw new RangeError(`thinnet.${op}: y row ${r} is not one-hot (soft targets are not supported; pass integer labels or one-hot rows)`);
+      out[r] = hot;
+    }
+    return out;
+  }
+  if (a.length !== n) {
+    throw new RangeError(`thinnet.${op}: x has ${n} rows but y has ${a.length} labels (or ${a.length / classes} one-hot rows of ${classes})`);
+  }
+  for (let r = 0; r < n; r++) {
+    const v = a[r];
+    if (!Number.isInteger(v) || v < 0 || v >= classes) {
+      throw new RangeError(`thinnet.${op}: label y[${r}] = ${v} is out of range; labels must be integers in [0, ${classes})`);
+    }
+    out[r] = v;
+  }
+  return out;
+}
+
+export function checkBatch(op: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1 << 20) {
+    throw new RangeError(`thinnet.${op}: batchSize must be a positive integer, got ${String(v)}`);
+  }
+  return v;
+}
+
+function checkCount(op: string, name: string, v: unknown, zeroOk: boolean): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < (zeroOk ? 0 : 1) || v > 1e6) {
+    throw new RangeError(`thinnet.${op}: ${name} must be an integer ≥ ${zeroOk ? 0 : 1}, got ${String(v)}`);
+  }
+  return v;
+}

@@ -1,0 +1,55 @@
+// Schedules for the learning rate and the momentum: functions of the epoch index (0-based),
+// evaluated once at the start of every epoch (paper, Appendix A.1 and B.1).
+
+/** A value per epoch: epoch 0 is the first. */
+export type Schedule = (epoch: number) => number;
+
+/** A number, a schedule function, or a linear ramp {start, end, epochs} (the paper's momentum). */
+export type ScheduleLike = number | Schedule | { start: number; end: number; epochs: number };
+
+/** lr0 · rate^epoch (the paper's ε_t = ε_0 · f^t; rate e.g. 0.998). */
+export function exponentialDecay(options: { initial: number; rate: number }): Schedule {
+  const { initial, rate } = options;
+  check('exponentialDecay', 'initial', initial);
+  check('exponentialDecay', 'rate', rate);
+  return (epoch) => initial * Math.pow(rate, epoch);
+}
+
+/** lr0 / (1 + epoch / T): inverse-time decay. */
+export function inverseTimeDecay(options: { initial: number; T: number }): Schedule {
+  const { initial, T } = options;
+  check('inverseTimeDecay', 'initial', initial);
+  if (!(T > 0)) throw new RangeError(`thinnet.schedules.inverseTimeDecay: T must be > 0, got ${T}`);
+  return (epoch) => initial / (1 + epoch / T);
+}
+
+/** Linear from `start` (epoch 0) to `end` (epoch `epochs` and after): the paper's momentum ramp. */
+export function linearRamp(options: { start: number; end: number; epochs: number }): Schedule {
+  const { start, end, epochs } = options;
+  check('linearRamp', 'start', start);
+  check('linearRamp', 'end', end);
+  if (!(epochs >= 0) || !Number.isFinite(epochs)) throw new RangeError(`thinnet.schedules.linearRamp: epochs must be ≥ 0, got ${epochs}`);
+  return (epoch) => (epochs === 0 || epoch >= epochs ? end : start + (end - start) * (epoch / epochs));
+}
+
+export function constant(value: number): Schedule {
+  check('constant', 'value', value);
+  return () => value;
+}
+
+/** Turns a ScheduleLike into a Schedule, with a clear error naming the option. */
+export function toSchedule(op: string, name: string, v: ScheduleLike): Schedule {
+  if (typeof v === 'number') {
+    check(op, name, v);
+    return () => v;
+  }
+  if (typeof v === 'function') return v;
+  if (v && typeof v === 'object' && 'start' in v) return linearRamp(v);
+  throw new TypeError(`thinnet.${op}: ${name} must be a number, a schedule function or {start, end, epochs}`);
+}
+
+function check(op: string, name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new RangeError(`thinnet.${op.includes('.') ? op : `schedules.${op}`}: ${name} must be a finite number ≥ 0, got ${String(v)}`);
+  }
+}

@@ -1,0 +1,164 @@
+// fit(): mini-batch training as in the paper (Appendix A, B.1). The training set is copied into
+// wasm memory once (uint8 pixels stay uint8); every epoch draws a seeded permutation and each
+// mini-batch is gathered (and scaled) by a kernel. Schedules are evaluated per epoch; the
+// dropout masks use the model's step counter, so the same seed gives bit-identical weights.
+import seedrandom from 'seedrandom';
+import { checkBatch, checkInputs, checkLabels, type Inputs, type Labels, type Sequential } from './model.js';
+import { checkOptions } from './validate.js';
+
+export interface EpochLogs {
+  /** 0-based index over the model's whole training (continues across fit calls). */
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  error: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  valError?: number;
+  learningRate: number;
+  momentum?: number;
+  seconds: number;
+  examplesPerSecond: number;
+}
+
+export interface BatchLogs {
+  epoch: number;
+  /** 0-based batch index within the epoch. */
+  batch: number;
+  batches: number;
+  /** Mean loss and accuracy of this batch. */
+  loss: number;
+  accuracy: number;
+  /** Examples seen so far in this epoch. */
+  examples: number;
+  examplesPerSecond: number;
+}
+
+export interface FitOptions {
+  /** Default 1. */
+  epochs?: number;
+  /** Default 100 (the paper's MNIST setting). */
+  batchSize?: number;
+  /** Seeded reshuffle every epoch (default true). */
+  shuffle?: boolean;
+  /** Evaluated (weight scaling) at the end of every epoch. */
+  validationData?: { x: Inputs; y: Labels } | [Inputs, Labels];
+  /** Evaluate validationData every this many epochs (and after the last); default 1. */
+  validationFreq?: number;
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void | boolean | Promise<void | boolean>;
+  onBatchEnd?: (batch: number, logs: BatchLogs) => void | Promise<void>;
+}
+
+export interface History {
+  epochs: EpochLogs[];
+  loss: number[];
+  accuracy: number[];
+  valLoss: number[];
+  valError: number[];
+  valAccuracy: number[];
+}
+
+const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitOptions = {}): Promise<History> {
+  const o = checkOptions('fit', options);
+  if (!model.optState) throw new Error('thinnet.fit: call model.compile({ optimizer, loss }) before fit()');
+  const F = model.inputSize;
+  const n = checkInputs('fit', x, F);
+  if (n === 0) throw new RangeError('thinnet.fit: x has no rows');
+  const labels = checkLabels('fit', y, n, model.outputSize);
+  const epochs = o.epochs === undefined ? 1 : o.epochs;
+  if (typeof epochs !== 'number' || !Number.isInteger(epochs) || epochs < 0) throw new RangeError(`thinnet.fit: epochs must be an integer ≥ 0, got ${String(epochs)}`);
+  const bs = checkBatch('fit', o.batchSize ?? 100);
+  let val: { x: Inputs; y: Labels } | undefined;
+  if (o.validationData !== undefined) {
+    const v = o.validationData as FitOptions['validationData'];
+    val = Array.isArray(v) ? { x: v[0], y: v[1] } : (v as { x: Inputs; y: Labels });
+    if (!val || val.x === undefined || val.y === undefined) throw new TypeError('thinnet.fit: validationData must be {x, y} or [x, y]');
+    const vn = checkInputs('fit (validationData)', val.x, F);
+    checkLabels('fit (validationData)', val.y, vn, model.outputSize);
+  }
+  const freq = o.validationFreq === undefined ? 1 : o.validationFreq;
+  if (typeof freq !== 'number' || !Number.isInteger(freq) || freq < 1) throw new RangeError(`thinnet.fit: validationFreq must be a positive integer, got ${String(freq)}`);
+  for (const cb of ['onEpochEnd', 'onBatchEnd'] as const) {
+    if (o[cb] !== undefined && typeof o[cb] !== 'function') throw new TypeError(`thinnet.fit: ${cb} must be a function`);
+  }
+  const onEpochEnd = o.onEpochEnd as FitOptions['onEpochEnd'];
+  const onBatchEnd = o.onBatchEnd as FitOptions['onBatchEnd'];
+
+  const rt = model.rt, h = rt.heap, k = rt.kernels;
+  const u8 = x instanceof Uint8Array;
+  const data = h.alloc(u8 ? n * F : 4 * n * F);
+  const labelPtr = h.alloc(4 * n);
+  const idx = h.alloc(4 * n);
+  const history: History = { epochs: [], loss: [], accuracy: [], valLoss: [], valError: [], valAccuracy: [] };
+  model.stopTraining = false;
+  try {
+    if (u8) h.u8(data, n * F).set(x); else h.f32(data, n * F).set(x as Float32Array);
+    h.i32(labelPtr, n).set(labels);
+    const perm = new Int32Array(n);
+    const batches = Math.ceil(n / bs);
+    for (let e = 0; e < epochs && !model.stopTraining; e++) {
+      const epoch = model.epoch;
+      for (let i = 0; i < n; i++) perm[i] = i;
+      if (o.shuffle !== false) {
+        const rng = seedrandom(`thinnet:${model.seed}:shuffle:${epoch}`);
+        for (let i = n - 1; i > 0; i--) {
+          const j = Math.floor(rng() * (i + 1));
+          const t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+        }
+      }
+      h.i32(idx, n).set(perm);
+      const values = model.optState.values(epoch);
+      const t0 = now();
+      let lossSum = 0, correct = 0, seen = 0;
+      for (let bi = 0; bi < batches && !model.stopTraining; bi++) {
+        const s = bi * bs, m = Math.min(bs, n - s);
+        const b = model.buffers(bs);
+        if (u8) k.gather_rows_u8_f32(b.acts[0], data, idx + 4 * s, 1 / 255, m, F);
+        else k.gather_rows_f32(b.acts[0], data, idx + 4 * s, m, F);
+        k.gather_i32(b.labels, labelPtr, idx + 4 * s, m);
+        const r = model.trainStep(b, m, epoch);
+        if (!Number.isFinite(r.lossSum)) {
+          throw new Error(`thinnet.fit: the loss became ${r.lossSum} at epoch ${epoch + 1}, batch ${bi + 1} of ${batches}; ` +
+            'training stopped before that update (lower the learning rate, add a max-norm constraint, or check x for NaN/Infinity)');
+        }
+        lossSum += r.lossSum;
+        correct += r.correct;
+        seen += m;
+        if (onBatchEnd) {
+          const dt = (now() - t0) / 1000;
+          await onBatchEnd(bi, {
+            epoch, batch: bi, batches, loss: r.lossSum / m, accuracy: r.correct / m, examples: seen,
+            examplesPerSecond: dt > 0 ? seen / dt : 0,
+          });
+        }
+      }
+      const seconds = (now() - t0) / 1000;
+      const logs: EpochLogs = {
+        epoch, loss: lossSum / Math.max(seen, 1), accuracy: correct / Math.max(seen, 1), error: 1 - correct / Math.max(seen, 1),
+        learningRate: values.learningRate, seconds, examplesPerSecond: seconds > 0 ? seen / seconds : 0,
+      };
+      if (values.momentum !== undefined) logs.momentum = values.momentum;
+      model.epoch++;
+      if (val && ((e + 1) % freq === 0 || e === epochs - 1)) {
+        const v = model.evaluate(val.x, val.y, { batchSize: Math.max(bs, 1000) });
+        logs.valLoss = v.loss;
+        logs.valAccuracy = v.accuracy;
+        logs.valError = v.error;
+        history.valLoss.push(v.loss);
+        history.valAccuracy.push(v.accuracy);
+        history.valError.push(v.error);
+      }
+      history.epochs.push(logs);
+      history.loss.push(logs.loss);
+      history.accuracy.push(logs.accuracy);
+      if (onEpochEnd && (await onEpochEnd(epoch, logs)) === false) model.stopTraining = true;
+    }
+  } finally {
+    h.free(data);
+    h.free(labelPtr);
+    h.free(idx);
+  }
+  return history;
+}

