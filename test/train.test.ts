@@ -2,20 +2,7 @@
 // validation, and the MNIST sanity check.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as tn from '../src/index.node';
-
-/** Three Gaussian blobs in `features` dimensions (a learnable toy problem), seeded. */
-function blobs(n: number, features: number, seed = 1): { x: Float32Array; y: Int32Array } {
-  let s = seed >>> 0;
-  const rnd = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
-  const x = new Float32Array(n * features), y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % 3;
-    y[i] = c;
-    for (let j = 0; j < features; j++) x[i * features + j] = (j % 3 === c ? 1.5 : 0) + gauss();
-  }
-  return { x, y };
-}
+import { blobs } from './helpers/data';
 
 beforeAll(async () => { await tn.ready({ threads: 1 }); });
 afterAll(async () => { await tn.close(); });

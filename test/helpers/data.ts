@@ -1,0 +1,15 @@
+// Toy data for model tests.
+
+/** Three Gaussian blobs in `features` dimensions (a learnable toy problem), seeded. */
+export function blobs(n: number, features: number, seed = 1): { x: Float32Array; y: Int32Array } {
+  let s = seed >>> 0;
+  const rnd = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const x = new Float32Array(n * features), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    y[i] = c;
+    for (let j = 0; j < features; j++) x[i * features + j] = (j % 3 === c ? 1.5 : 0) + gauss();
+  }
+  return { x, y };
+}
