@@ -17,9 +17,16 @@ function thinnetWorker(): void {
   const g = globalThis as any;
   const isNode = typeof g.process === 'object' && !!g.process.versions?.node && typeof g.importScripts !== 'function' &&
     typeof g.WorkerGlobalScope === 'undefined';
-  const port = isNode ? g.require('node:worker_threads').parentPort : g;
+  // Node's eval workers have a global require; Bun's do not (but have getBuiltinModule, and the
+  // web-style self/postMessage). Anything without a parentPort talks the Web Worker way.
+  let nodePort: any = null;
+  if (isNode) {
+    const wt = typeof g.require === 'function' ? g.require('node:worker_threads') : g.process.getBuiltinModule?.('node:worker_threads');
+    nodePort = wt?.parentPort ?? null;
+  }
+  const port = nodePort ?? g;
   const listen = (fn: (data: any) => void) =>
-    isNode ? port.on('message', fn) : port.addEventListener('message', (e: any) => fn(e.data));
+    nodePort ? nodePort.on('message', fn) : g.addEventListener('message', (e: any) => fn(e.data));
   listen(async (msg: any) => {
     if (!msg || msg.type !== 'init') return;
     const CTRL = 16, ARGS = 16, ERR = 512;
