@@ -9,7 +9,7 @@ import { Dropout, GaussianDropout } from './layers/dropout.js';
 import type { DenseSpec, Exec, KernelInitializer, Layer, LayerSpec, Mode } from './layers/types.js';
 import { decodeModel, encodeModel, saveBytes } from './io.js';
 import type { Optimizer, OptimizerState } from './optimizers.js';
-import { runtime, type Runtime } from './runtime.js';
+import { MIN_ELEMENTS_PER_THREAD, runtime, type Runtime } from './runtime.js';
 import { fit, type FitOptions, type History } from './train.js';
 import { checkOptions, checkU32 } from './validate.js';
 
@@ -297,7 +297,9 @@ export class Sequential {
   applyMaxNorm(): void {
     for (const l of this.net) {
       if (l instanceof Dense && l.maxNorm !== undefined) {
-        this.rt.kernels.max_norm_f32(this.params + 4 * l.wOff, l.maxNorm, l.outF, l.inF);
+        // Rows (units) are independent: split them across the pool like elements.
+        const w = this.params + 4 * l.wOff, c = l.maxNorm, cols = l.inF;
+        this.rt.runSplit('max_norm_f32', l.outF, (s, n) => [w + 4 * s * cols, c, n, cols], Math.ceil(MIN_ELEMENTS_PER_THREAD / cols));
       }
     }
   }

@@ -72,12 +72,11 @@ export function sgd(options: SgdOptions = {}): Optimizer {
         update(b, epoch) {
           const { learningRate, momentum } = values(epoch);
           const step = dampening ? (1 - momentum) * learningRate : learningRate;
-          const k = rt.kernels;
-          k.sgd_momentum_update_f32(b.params, v, b.grads, step, momentum, wd, b.weightCount);
-          if (b.biasCount) {
-            const off = 4 * b.weightCount;
-            k.sgd_momentum_update_f32(b.params + off, v + off, b.grads + off, step, momentum, 0, b.biasCount);
-          }
+          // Elementwise, so split across the pool like any elementwise kernel (bit-identical).
+          const update = (at: number, decay: number, n: number) => rt.runSplit('sgd_momentum_update_f32', n, (s, c) => [
+            b.params + at + 4 * s, v + at + 4 * s, b.grads + at + 4 * s, step, momentum, decay, c]);
+          update(0, wd, b.weightCount);
+          if (b.biasCount) update(4 * b.weightCount, 0, b.biasCount);
         },
         dispose() { rt.heap.free(v); },
       };
@@ -116,12 +115,10 @@ export function adam(options: AdamOptions = {}): Optimizer {
           t++;
           const e = lr(epoch);
           const p1 = Math.pow(beta1, t), p2 = Math.pow(beta2, t);
-          const k = rt.kernels;
-          k.adam_update_f32(b.params, m, v, b.grads, e, beta1, beta2, eps, p1, p2, wd, b.weightCount);
-          if (b.biasCount) {
-            const off = 4 * b.weightCount;
-            k.adam_update_f32(b.params + off, m + off, v + off, b.grads + off, e, beta1, beta2, eps, p1, p2, 0, b.biasCount);
-          }
+          const update = (at: number, decay: number, n: number) => rt.runSplit('adam_update_f32', n, (s, c) => [
+            b.params + at + 4 * s, m + at + 4 * s, v + at + 4 * s, b.grads + at + 4 * s, e, beta1, beta2, eps, p1, p2, decay, c]);
+          update(0, wd, b.weightCount);
+          if (b.biasCount) update(4 * b.weightCount, 0, b.biasCount);
         },
         dispose() { rt.heap.free(m); rt.heap.free(v); },
       };

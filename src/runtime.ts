@@ -89,9 +89,12 @@ export class Runtime {
   /**
    * Runs an elementwise kernel over n elements, split across the pool when n is large.
    * `argsFor(start, count)` gives the kernel's arguments for elements [start, start + count).
+   * Row-wise kernels pass rows as elements and a smaller `minPerThread` (ranges still start at
+   * multiples of 32).
    */
-  runSplit(kernel: KernelName, n: number, argsFor: (start: number, count: number) => number[]): void {
-    const ranges = this.pool ? splitRange(n, this.pool.threads, MIN_ELEMENTS_PER_THREAD) : [[0, n] as [number, number]];
+  runSplit(kernel: KernelName, n: number, argsFor: (start: number, count: number) => number[],
+           minPerThread = MIN_ELEMENTS_PER_THREAD): void {
+    const ranges = this.pool ? splitRange(n, this.pool.threads, minPerThread) : [[0, n] as [number, number]];
     if (ranges.length === 1) {
       (this.kernels[kernel] as (...a: number[]) => void)(...argsFor(0, n));
       return;
