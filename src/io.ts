@@ -21,20 +21,32 @@ import { Sequential } from './model.js';
 const MAGIC = [0x54, 0x4e, 0x45, 0x54]; // "TNET"
 export const FORMAT_VERSION = 1;
 
-let crcTable: Uint32Array | undefined;
+let crcTables: Uint32Array[] | undefined;
 
-/** CRC-32 (IEEE, reflected, polynomial 0xEDB88320) of bytes. */
+/** CRC-32 (IEEE, reflected, polynomial 0xEDB88320) of bytes; four bytes per step (slicing-by-4). */
 export function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
+  if (!crcTables) {
+    const t0 = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
       let c = n;
       for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
+      t0[n] = c >>> 0;
+    }
+    crcTables = [t0];
+    for (let k = 1; k < 4; k++) {
+      const prev = crcTables[k - 1], t = new Uint32Array(256);
+      for (let n = 0; n < 256; n++) t[n] = (prev[n] >>> 8) ^ t0[prev[n] & 0xff];
+      crcTables.push(t);
     }
   }
+  const [t0, t1, t2, t3] = crcTables;
   let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  let i = 0;
+  for (const end = bytes.length - 3; i < end; i += 4) {
+    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    c = t3[c & 0xff] ^ t2[(c >>> 8) & 0xff] ^ t1[(c >>> 16) & 0xff] ^ t0[c >>> 24];
+  }
+  for (; i < bytes.length; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
@@ -102,7 +114,7 @@ export function decodeModel(input: Uint8Array | ArrayBuffer): Sequential {
   if (stored !== actual) throw bad(`checksum mismatch (stored ${hex(stored)}, computed ${hex(actual)}): the file is corrupted`);
   let model: Sequential;
   try {
-    model = new Sequential(header.config);
+    model = new Sequential(header.config, false); // weights come from the file: skip the random init
   } catch (e) {
     throw bad(`the stored architecture is invalid: ${(e as Error).message}`);
   }

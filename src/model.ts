@@ -126,7 +126,8 @@ export class Sequential {
   private buf: Buffers | undefined;
   private disposed = false;
 
-  constructor(config: SequentialConfig) {
+  /** Use tn.sequential(); `initialize = false` (internal: loading, folding) leaves the weights unset. */
+  constructor(config: SequentialConfig, initialize = true) {
     const c = checkOptions('sequential', config);
     this.inputSize = flatSize(c.inputShape);
     this.seed = c.seed === undefined ? 0 : checkU32('sequential', 'seed', c.seed);
@@ -147,7 +148,7 @@ export class Sequential {
     this.params = this.rt.heap.alloc(4 * b);
     this.grads = this.rt.heap.alloc(4 * b);
     this.rt.heap.f32(this.grads, b).fill(0);
-    this.initWeights();
+    if (initialize) this.initWeights();
   }
 
   private initWeights(): void {
@@ -501,7 +502,7 @@ export class Sequential {
       keepLayers.push({ ...s });
     });
     if (pending) throw new Error(`thinnet.foldDropout: dropout layer ${pending.at} ('paper' convention) is the last layer; nothing to fold it into`);
-    const folded = new Sequential({ inputShape: [...this.config.inputShape], seed: this.seed, layers: keepLayers });
+    const folded = new Sequential({ inputShape: [...this.config.inputShape], seed: this.seed, layers: keepLayers }, false);
     const k = this.rt.kernels;
     for (const l of this.net) {
       if (!(l instanceof Dense)) continue;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as tn from '../src/index.node';
 import { blobs } from './helpers/data';
+import { crc32 } from '../src/io';
 
 let dir: string;
 beforeAll(async () => {
@@ -96,5 +97,21 @@ describe('save and load', () => {
     writeFileSync(path, flip(12 + H + 5));
     await expect(tn.loadModel(path)).rejects.toThrow(/checksum mismatch/);
     m.dispose();
+  });
+});
+
+describe('crc32', () => {
+  test('known answers (IEEE CRC-32) at every length around the 4-byte step', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    expect(crc32(new Uint8Array(0))).toBe(0);
+    expect(crc32(new TextEncoder().encode('The quick brown fox jumps over the lazy dog'))).toBe(0x414fa339);
+    // against the bytewise definition for lengths 0..9 of arbitrary bytes
+    const bytewise = (b: Uint8Array) => {
+      let c = 0xffffffff;
+      for (const x of b) { c ^= x; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; }
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    const data = Uint8Array.from({ length: 9 }, (_, i) => (i * 97 + 13) & 0xff);
+    for (let n = 0; n <= 9; n++) expect(crc32(data.subarray(0, n))).toBe(bytewise(data.subarray(0, n)));
   });
 });
