@@ -1,0 +1,146 @@
+// bench/coldstart: Node cold start — process spawn → first prediction of the paper's MNIST net
+// (784-1024-1024-10, ReLU, dropout keep 0.8 input / 0.5 hidden) for thinnet and for TensorFlow.js
+// on its wasm backend, each case in a fresh child `node` process (no flags, as a user runs it).
+//
+//   npm run build && node bench/coldstart.mjs [--runs 9]
+//
+// Weights: the bench makes them once (bench/coldstart/*.tnet, *.f32; remade when missing) with
+// thinnet, seed 1, default initializer: `mnist.tnet` is the model saved by model.save() (with its
+// dropout layers, paper convention); `tfjs-weights.f32` holds the same weights after
+// model.foldDropout() (the paper's weight scaling folded in), transposed to tfjs's [in, out]
+// layout, as raw float32 — tfjs loads them with tf.tensor2d, so both libraries compute the same
+// function and the bench checks that their predictions agree. Both read one 784-pixel example
+// from `input.f32`.
+//
+// Timing: process.hrtime in this process, from just before spawn() to the arrival of the
+// child's prediction line on its stdout. The child reports its own breakdown (boot = process
+// start → script's first line, then import, ready, load of the weights, predict). Cases run
+// interleaved (a round runs each case once, in a rotated order), after one untimed warm-up round
+// (file cache). Medians over the rounds.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const argRuns = process.argv.indexOf('--runs');
+const RUNS = argRuns > 0 ? Number(process.argv[argRuns + 1]) : 9;
+const dir = fileURLToPath(new URL('./coldstart/', import.meta.url)).replace(/\/$/, '');
+const child = `${dir}/child.mjs`;
+const SIZES = [784, 1024, 1024, 10];
+const CASES = ['node', 'thinnet', 'thinnet-1', 'tfjs'];
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+/** Deterministic pixel values in [0, 1) (xorshift32). */
+function pixels(n, seed) {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; out[i] = s / 4294967296; }
+  return out;
+}
+
+/** Makes the model files once; returns thinnet's prediction on the example (made in this process). */
+async function makeFiles() {
+  const files = ['mnist.tnet', 'tfjs-weights.f32', 'input.f32'].map((f) => `${dir}/${f}`);
+  const tn = await import('thinnet');
+  await tn.ready({ threads: 1 });
+  const input = pixels(SIZES[0], 2014);
+  let model;
+  if (files.every(existsSync)) {
+    model = await tn.loadModel(files[0]);
+  } else {
+    mkdirSync(dir, { recursive: true });
+    model = tn.sequential({ inputShape: [784], seed: 1, layers: [
+      tn.layers.dropout({ keep: 0.8 }),
+      tn.layers.dense({ units: 1024, activation: 'relu' }),
+      tn.layers.dropout({ keep: 0.5 }),
+      tn.layers.dense({ units: 1024, activation: 'relu' }),
+      tn.layers.dropout({ keep: 0.5 }),
+      tn.layers.dense({ units: 10 }),
+    ] });
+    await model.save(files[0]);
+    const folded = model.foldDropout();
+    const parts = [];
+    for (const { shape: [outF, inF], kernel, bias } of folded.getWeights()) {
+      const w = new Float32Array(inF * outF); // [out, in] → [in, out]
+      for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) w[i * outF + o] = kernel[o * inF + i];
+      parts.push(w, bias);
+    }
+    folded.dispose();
+    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let off = 0;
+    for (const p of parts) { all.set(p, off); off += p.length; }
+    writeFileSync(files[1], new Uint8Array(all.buffer));
+    writeFileSync(files[2], new Uint8Array(input.buffer));
+  }
+  const probs = Array.from(model.predict(input));
+  model.dispose();
+  await tn.close();
+  return probs;
+}
+
+/** One cold start: ms from spawn to the prediction line, and the child's report. */
+function run(which) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn(process.execPath, [child, which, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '', result;
+    p.stdout.on('data', (d) => {
+      if (result) return;
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('PRED ') && out.includes(`${l}\n`));
+      if (line) result = { ms: Number(process.hrtime.bigint() - t0) / 1e6, ...JSON.parse(line.slice(5)) };
+    });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (!result) reject(new Error(`${which}: exit ${code} without a prediction\n${out}${err}`));
+      else resolve({ ...result, exitMs: Number(process.hrtime.bigint() - t0) / 1e6 });
+    });
+  });
+}
+
+console.log(`bench/coldstart: spawn → first prediction, MNIST ${SIZES.join('-')} ReLU, one 784-pixel example, ${RUNS} runs per case, interleaved`);
+console.log(`node ${process.version} (children: no flags), ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}; load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+const reference = await makeFiles();
+
+const res = Object.fromEntries(CASES.map((c) => [c, []]));
+for (const c of CASES) await run(c); // warm-up round (file cache), not counted
+for (let r = 0; r < RUNS; r++) {
+  for (let k = 0; k < CASES.length; k++) {
+    const c = CASES[(k + r) % CASES.length];
+    res[c].push(await run(c));
+  }
+}
+
+// The predictions agree across libraries (and with the parent's in-process thinnet prediction).
+const argmax = (a) => a.indexOf(Math.max(...a));
+const maxDiff = (a, b) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+for (const c of ['thinnet', 'thinnet-1', 'tfjs']) {
+  const p = res[c][0].probs;
+  console.log(`${c.padEnd(10)} ${res[c][0].t.info}; predicted class ${argmax(p)} (p = ${Math.max(...p).toFixed(4)}), max |Δp| vs reference ${maxDiff(p, reference).toExponential(1)}`);
+}
+console.log('weights: thinnet loads bench/coldstart/mnist.tnet (tn.loadModel); tfjs loads the same weights, dropout-folded, from bench/coldstart/tfjs-weights.f32 (tf.tensor2d)');
+console.log('');
+const f1 = (v) => (v === undefined ? '-' : v.toFixed(1));
+const cols = ['boot', 'import', 'ready', 'load', 'predict'];
+console.log(`median ms          ${'spawn→pred'.padStart(10)} ${'→exit'.padStart(7)}  | child: ${cols.map((c) => c.padStart(7)).join(' ')}   min..max spawn→pred`);
+const med = {};
+for (const c of CASES) {
+  const rs = res[c];
+  med[c] = median(rs.map((x) => x.ms));
+  const parts = cols.map((k) => f1(rs[0].t[k] === undefined ? undefined : median(rs.map((x) => x.t[k]))).padStart(7));
+  const ms = rs.map((x) => x.ms);
+  console.log(`${c.padEnd(18)} ${f1(med[c]).padStart(10)} ${f1(median(rs.map((x) => x.exitMs))).padStart(7)}  |        ${parts.join(' ')}   ${f1(Math.min(...ms))}..${f1(Math.max(...ms))}`);
+}
+console.log('');
+for (const c of ['thinnet', 'thinnet-1']) {
+  const ratio = med[c] / med.tfjs;
+  const label = c === 'thinnet' ? 'thinnet tn.ready() / tfjs-wasm' : 'thinnet ready({threads:1}) / tfjs-wasm';
+  console.log(`cold start ${label.padEnd(40)} ${ratio.toFixed(3)}x   goal <= 0.333x ${ratio <= 1 / 3 ? 'met' : 'MISSED'}`);
+}
+for (const c of ['thinnet', 'thinnet-1']) {
+  const ratio = (med[c] - med.node) / (med.tfjs - med.node);
+  console.log(`  above a bare node process (${c}): ${f1(med[c] - med.node)} ms vs tfjs ${f1(med.tfjs - med.node)} ms = ${ratio.toFixed(3)}x`);
+}
+console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
