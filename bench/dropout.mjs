@@ -8,6 +8,7 @@
 //   memcpy      wasm memory.copy of 4n bytes        bytes moved: 4n + 4n (one thread)
 import * as tn from '../dist/index.node.js';
 import { runtime } from '../dist/runtime.js';
+import { loadTfjsWasm } from './peers.mjs';
 
 const SIZES = [1 << 20, 1 << 24];
 const KEEP16 = 32768; // p = 0.5
@@ -30,20 +31,6 @@ function timeIt(fn, { warm = 3, minRuns = 9, budget = 1.5 } = {}) {
     if (times.length >= 200) break;
   }
   return median(times);
-}
-
-async function loadTfjs() {
-  try {
-    const tf = await import('@tensorflow/tfjs-core');
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(new URL('../node_modules/@tensorflow/tfjs-backend-wasm/dist/', import.meta.url).pathname);
-    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) failed');
-    await tf.ready();
-    return tf;
-  } catch (e) {
-    console.log(`tfjs wasm backend unavailable: ${e.message}`);
-    return null;
-  }
 }
 
 const rows = [];
@@ -71,7 +58,8 @@ for (const threads of [1, 2]) {
 }
 await tn.close();
 
-const tf = await loadTfjs();
+const peer = await loadTfjsWasm({ singleThread: false });
+const tf = peer?.tf;
 const tfTimes = new Map();
 if (tf) {
   for (const n of SIZES) {

@@ -15,10 +15,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { loadavg, cpus } from 'node:os';
+import { loadTfjsWasm } from './peers.mjs';
 
 const quick = process.argv.includes('--quick');
 const buildDir = process.env.THINNET_BUILD_DIR ?? fileURLToPath(new URL('../build/', import.meta.url));
-const root = fileURLToPath(new URL('../', import.meta.url));
 
 // ---- timing ------------------------------------------------------------------------------------
 
@@ -99,26 +99,6 @@ function peakGflops(t) {
 
 // ---- tfjs (wasm backend, one thread) -----------------------------------------------------------
 
-async function loadTfjs() {
-  try {
-    const tf = await import('@tensorflow/tfjs-core');
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(`${root}node_modules/@tensorflow/tfjs-backend-wasm/dist/`);
-    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-    if (wasm.setThreadsCount) wasm.setThreadsCount(1);
-    const ok = await tf.setBackend('wasm');
-    if (!ok) throw new Error('setBackend(wasm) failed');
-    await tf.ready();
-    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-    console.log(`tfjs ${tf.version_core} backend ${tf.getBackend()}: simd ${simd}, multithread ${threads}, threads ${wasm.getThreadsCount ? wasm.getThreadsCount() : '?'}`);
-    return tf;
-  } catch (e) {
-    console.log(`tfjs wasm backend unavailable: ${e.message}`);
-    return null;
-  }
-}
-
 function tfjsCase(tf, op, M, K, N) {
   const { A, B } = storage(op, M, K, N);
   const a = tf.tensor2d(fill(new Float32Array(A[0] * A[1]), 1), A);
@@ -141,7 +121,9 @@ const SHAPES = [
 ];
 
 const builds = [await loadThinnet('simd'), await loadThinnet('relaxed')];
-const tf = await loadTfjs();
+const peer = await loadTfjsWasm();
+if (peer) console.log(peer.desc);
+const tf = peer?.tf;
 
 console.log(`thinnet SGEMM, one thread, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, builds from ${buildDir}`);
 console.log(`load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes on these cores lower every figure)`);

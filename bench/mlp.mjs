@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import * as tn from '../dist/index.node.js';
 import { runtime } from '../dist/runtime.js';
+import { loadTfjsWasm } from './peers.mjs';
 import { denseBackward, denseForward } from '../dist/ops/linalg.js';
 
 const quick = process.argv.includes('--quick');
@@ -239,23 +240,6 @@ async function measureModel(threads) {
 
 // ---- TensorFlow.js (wasm backend, one thread) ----------------------------------------------------
 
-async function loadTfjs() {
-  try {
-    const tf = await import('@tensorflow/tfjs-core');
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(`${root}node_modules/@tensorflow/tfjs-backend-wasm/dist/`);
-    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-    if (wasm.setThreadsCount) wasm.setThreadsCount(1);
-    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) failed');
-    await tf.ready();
-    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    return { tf, desc: `tfjs ${tf.version_core}, backend ${tf.getBackend()}, simd ${simd}, threads ${wasm.getThreadsCount ? wasm.getThreadsCount() : 1}` };
-  } catch (e) {
-    console.log(`tfjs wasm backend unavailable: ${e.message}`);
-    return null;
-  }
-}
-
 function measureTfjs(tf) {
   const Ws = [], Bs = [];
   for (let l = 0; l < L; l++) {
@@ -378,7 +362,7 @@ const thin = { 1: summarize(acc[1]), 2: summarize(acc[2]) };
 const model = {};
 for (const t of [1, 2]) model[t] = await measureModel(t);
 await tn.close();
-const tfl = await loadTfjs();
+const tfl = await loadTfjsWasm();
 const tfr = tfl ? measureTfjs(tfl.tf) : null;
 const torch = measureTorch();
 
