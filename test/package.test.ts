@@ -4,23 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { importGraph } from './helpers/imports';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every module reachable from `entry` by static or dynamic relative imports. */
-function importGraph(entry: string): Map<string, string[]> {
-  const seen = new Map<string, string[]>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    const src = readFileSync(file, 'utf8');
-    const specs = [...src.matchAll(/(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)]
-      .map((m) => m[1] ?? m[2]);
-    seen.set(file, specs);
-    for (const s of specs) if (s.startsWith('.')) visit(join(dirname(file), s));
-  };
-  visit(entry);
-  return seen;
-}
 
 describe('package', () => {
   test('the browser entry imports no Node built-ins (no fs, path, worker_threads)', () => {

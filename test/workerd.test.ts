@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { importGraph } from './helpers/imports';
 import * as tn from '../dist/index.node.js';
 import { dropoutDigest, hashBytes, syntheticData, values } from './fixtures/workload.mjs';
 
@@ -40,20 +41,6 @@ function workerdBinary(): { path: string; version: string } | undefined {
   }
 }
 
-/** Every module reachable from `entry` by static or dynamic imports: [file, its bare imports]. */
-function importGraph(entry: string): Map<string, string[]> {
-  const seen = new Map<string, string[]>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    const src = readFileSync(file, 'utf8');
-    const specs = [...src.matchAll(/(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)]
-      .map((m) => m[1] ?? m[2]);
-    seen.set(file, specs.filter((s) => !s.startsWith('.')));
-    for (const s of specs) if (s.startsWith('.')) visit(join(dirname(file), s));
-  };
-  visit(entry);
-  return seen;
-}
 
 /**
  * The capnp config. Module names are repository-relative paths, so relative imports resolve as
@@ -75,7 +62,7 @@ function config(dir: string): string {
   const bare = new Set<string>();
   for (const [file, specs] of importGraph(join(root, 'dist/index.browser.js'))) {
     modules.push(`(name = ${JSON.stringify(name(file))}, esModule = embed ${embed(name(file))})`);
-    for (const s of specs) {
+    for (const s of specs.filter((x) => !x.startsWith('.'))) {
       if (!(s in packages)) throw new Error(`${name(file)} imports ${s}, which the workerd config does not declare`);
       bare.add(`${dirname(name(file))}/${s}`);
     }
