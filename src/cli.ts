@@ -4,7 +4,7 @@
 //   thinnet compare [options]   the paper's MNIST experiment in small: the same net with and
 //                               without dropout, test errors side by side (what `npm start` runs)
 //   thinnet help
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -49,6 +49,10 @@ compare only
                             is unstable). Defaults of compare: --train-size 10000 --epochs 60
                             --eval-every 5; everything else as train.
   --save PATH               save the trained model (.tnet)
+  --checkpoint PATH         train only: save model + optimizer state to PATH (atomically) every
+  --checkpoint-every 1        N epochs and at the end
+  --resume                  train only: continue from --checkpoint if it exists (same flags; --epochs
+                            is the total, so an interrupted run finishes as if never stopped)
   --quiet                   no progress bar
 `;
 
@@ -62,6 +66,7 @@ const OPTIONS = {
   'momentum-form': { type: 'string' }, 'eval-every': { type: 'string' }, 'plain-lr': { type: 'string' },
   seed: { type: 'string' }, 'data-dir': { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
   threads: { type: 'string' }, save: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  checkpoint: { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
 } as const;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -106,6 +111,9 @@ interface Config {
   testSize?: number;
   threads?: number;
   save?: string;
+  checkpoint?: string;
+  checkpointEvery: number;
+  resume: boolean;
   quiet: boolean;
 }
 
@@ -115,7 +123,7 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     hidden: [1024, 1024], activation: 'relu', pieces: 2, keepInput: 0.8, keepHidden: 0.5, dropout: true,
     convention: 'paper', maxNorm: 3, init: 'heUniform', optimizer: 'sgd', epochs: 10, batch: 100, lr: 3,
     lrDecay: 0.95, lrInverseT: 0, momentum: 0.5, momentumFinal: 0.95, momentumEpochs: 10, momentumForm: 'paper',
-    weightDecay: 0, seed: 1, evalEvery: 1, quiet: false, ...defaults,
+    weightDecay: 0, seed: 1, evalEvery: 1, quiet: false, checkpointEvery: 1, resume: false, ...defaults,
   };
   const hidden = v.hidden === undefined ? d.hidden : String(v.hidden).split(',').filter((s) => s.trim() !== '').map(Number);
   if (!hidden.every(int)) throw new UsageError(`--hidden: expected sizes like 1024,1024, got '${String(v.hidden)}'`);
@@ -130,7 +138,7 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   const prob = (x: number) => x > 0 && x <= 1;
   const nonneg = (x: number) => Number.isFinite(x) && x >= 0;
   const opt = (name: string) => (v[name] === undefined ? undefined : num(v, name, 0, int));
-  return {
+  const c: Config = {
     hidden, activation, convention, optimizer, momentumForm,
     evalEvery: num(v, 'eval-every', d.evalEvery, int),
     pieces: num(v, 'pieces', d.pieces, int),
@@ -154,11 +162,22 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     testSize: opt('test-size') ?? d.testSize,
     threads: opt('threads') ?? d.threads,
     save: v.save === undefined ? undefined : String(v.save),
+    checkpoint: v.checkpoint === undefined ? undefined : String(v.checkpoint),
+    checkpointEvery: num(v, 'checkpoint-every', d.checkpointEvery, int),
+    resume: Boolean(v.resume),
     quiet: Boolean(v.quiet) || d.quiet,
   };
+  if (c.resume && !c.checkpoint) throw new UsageError('--resume needs --checkpoint PATH');
+  return c;
 }
 
 function buildModel(c: Config, inputs: number, classes: number, dropout: boolean): tn.Sequential {
+  const model = tn.sequential(modelConfig(c, inputs, classes, dropout));
+  model.compile({ optimizer: makeOptimizer(c), loss: 'softmaxCrossEntropy' });
+  return model;
+}
+
+function modelConfig(c: Config, inputs: number, classes: number, dropout: boolean): tn.SequentialConfig {
   const layers: LayerSpec[] = [];
   if (dropout && c.keepInput < 1) layers.push(tn.layers.dropout({ keep: c.keepInput, convention: c.convention }));
   for (const units of c.hidden) {
@@ -169,17 +188,31 @@ function buildModel(c: Config, inputs: number, classes: number, dropout: boolean
     if (dropout && c.keepHidden < 1) layers.push(tn.layers.dropout({ keep: c.keepHidden, convention: c.convention }));
   }
   layers.push(tn.layers.dense({ units: classes, kernelInitializer: c.init as tn.layers.KernelInitializer, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined }));
-  const model = tn.sequential({ inputShape: [inputs], seed: c.seed, layers });
+  return { inputShape: [inputs], seed: c.seed, layers };
+}
+
+function makeOptimizer(c: Config): tn.Optimizer {
   const learningRate = c.lrInverseT > 0 ? tn.schedules.inverseTimeDecay({ initial: c.lr, T: c.lrInverseT })
     : c.lrDecay !== 1 ? tn.schedules.exponentialDecay({ initial: c.lr, rate: c.lrDecay }) : c.lr;
-  const optimizer = c.optimizer === 'adam'
+  return c.optimizer === 'adam'
     ? tn.optimizers.adam({ learningRate, weightDecay: c.weightDecay })
     : tn.optimizers.sgd({
       learningRate, weightDecay: c.weightDecay, dampening: c.momentumForm === 'paper',
       momentum: c.momentumEpochs > 0 && c.momentumFinal !== c.momentum
         ? { start: c.momentum, end: c.momentumFinal, epochs: c.momentumEpochs } : c.momentum,
     });
-  model.compile({ optimizer, loss: 'softmaxCrossEntropy' });
+}
+
+/** The checkpoint's model if --resume finds one (checked against the flags), else a new model. */
+async function startModel(c: Config, inputs: number, classes: number, dropout: boolean): Promise<tn.Sequential> {
+  if (!c.resume || !c.checkpoint || !existsSync(c.checkpoint)) return buildModel(c, inputs, classes, dropout);
+  const model = await tn.loadModel(c.checkpoint);
+  const want = JSON.stringify(modelConfig(c, inputs, classes, dropout));
+  if (JSON.stringify(model.config) !== want) {
+    model.dispose();
+    throw new UsageError(`--resume: ${c.checkpoint} holds a different network than these flags describe (its config: ${JSON.stringify(model.config)})`);
+  }
+  model.compile({ optimizer: makeOptimizer(c), loss: 'softmaxCrossEntropy' });
   return model;
 }
 
@@ -200,7 +233,8 @@ async function trainOne(c: Config, data: { train: Split; test: Split }, dropout:
   const inputs = train.x.length / Math.max(train.y.length, 1);
   let classes = 0;
   for (let i = 0; i < train.y.length; i++) classes = Math.max(classes, train.y[i] + 1);
-  const model = buildModel(c, inputs, Math.max(classes, 2), dropout);
+  const model = await startModel(c, inputs, Math.max(classes, 2), dropout);
+  if (model.epoch > 0) console.log(`${label} resumed from ${c.checkpoint} at epoch ${model.epoch} (step ${model.step})`);
   const batches = Math.ceil(train.y.length / c.batch);
   const bar = c.quiet ? undefined : new cliProgress.SingleBar({
     format: `${label} epoch {ep} |{bar}| {percentage}% | loss {loss} | acc {acc} | {speed} ex/s`,
@@ -209,7 +243,7 @@ async function trainOne(c: Config, data: { train: Split; test: Split }, dropout:
   const t0 = performance.now();
   let lossAvg = 0, accAvg = 0;
   await model.fit(train.x, train.y, {
-    epochs: c.epochs, batchSize: c.batch,
+    epochs: Math.max(0, c.epochs - model.epoch), batchSize: c.batch,
     validationData: { x: test.x, y: test.y }, validationFreq: c.evalEvery,
     onBatchEnd: async (b, l) => {
       lossAvg = b === 0 ? l.loss : 0.95 * lossAvg + 0.05 * l.loss;
@@ -220,11 +254,12 @@ async function trainOne(c: Config, data: { train: Split; test: Split }, dropout:
       bar.update(b + 1, payload);
       if (b % 50 === 49) await new Promise((r) => setImmediate(r)); // let the bar redraw
     },
-    onEpochEnd: (e, l) => {
+    onEpochEnd: async (e, l) => {
       bar?.stop();
       console.log(`${label} epoch ${e + 1}/${c.epochs}  loss ${l.loss.toFixed(4)}  train acc ${l.accuracy.toFixed(4)}  ` +
         `${l.valError !== undefined ? `test error ${pct(l.valError)}  ` : ''}lr ${l.learningRate.toPrecision(3)}${l.momentum !== undefined ? `  momentum ${l.momentum.toFixed(3)}` : ''}  ` +
         `${l.seconds.toFixed(1)} s  ${Math.round(l.examplesPerSecond)} ex/s`);
+      if (c.checkpoint && ((e + 1) % c.checkpointEvery === 0 || e + 1 === c.epochs)) await model.save(c.checkpoint, { optimizer: true });
     },
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -257,6 +292,7 @@ async function cmdCompare(v: Values): Promise<void> {
   // training set, where a 784-1024-1024-10 net overfits and dropout clearly helps (paper Fig. 10).
   const c = parseConfig(v, { trainSize: 10000, epochs: 60, evalEvery: 5 });
   const plainLr = num(v, 'plain-lr', 1, (x) => x >= 0);
+  if (c.checkpoint || c.resume) throw new UsageError('--checkpoint and --resume are options of train, not compare');
   const info = await tn.ready({ threads: c.threads ?? 'auto' });
   const data = await loadData(c);
   console.log(`thinnet compare: the same MLP with and without dropout on MNIST (${data.train.y.length} training / ${data.test.y.length} test examples, ` +

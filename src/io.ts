@@ -1,8 +1,8 @@
-// thinnet's model file format (.tnet), version 1. All integers little-endian.
+// thinnet's model file format (.tnet), versions 1 and 2. All integers little-endian.
 //
 //   offset  size  field
 //   0       4     magic: the bytes "TNET"
-//   4       4     u32 format version (1)
+//   4       4     u32 format version: 1 (model only), 2 (model + optimizer state)
 //   8       4     u32 H: byte length of the header
 //   12      H     header: UTF-8 JSON, padded with spaces so 12 + H is a multiple of 4:
 //                 { "format": "thinnet-model", "config": { inputShape, seed, layers: [...] },
@@ -11,15 +11,21 @@
 //                 (offsets count float32 elements from the start of the weight block)
 //   12 + H  4·P   float32 weights, P = paramCount: every dense layer's kernel [units, inputs]
 //                 row-major, then every bias (the model's parameter block, byte for byte)
+//   (v2)    4·S·P the optimizer's S state buffers, each P float32 in parameter order; the header
+//                 then has "optimizer": { "name": "sgd" | "adam", "config", "counters": {..},
+//                 "slots": ["velocity"] | ["m", "v"] } and "stateCount": S·P
 //   end−4   4     u32 CRC-32 (IEEE 802.3, as zlib/PNG) of every byte before it
 //
-// Optimizer state (velocities, Adam moments) is not stored: a loaded model predicts exactly as
-// the saved one; to continue training, compile() it again.
+// model.save(path) writes version 1 (what inference needs); model.save(path, { optimizer: true })
+// writes version 2, a checkpoint: loading it and calling compile() with the same kind of
+// optimizer resumes training exactly (see Sequential.compile).
 import { Dense } from './layers/dense.js';
 import { Sequential } from './model.js';
+import type { SavedOptimizerState } from './optimizers.js';
 
 const MAGIC = [0x54, 0x4e, 0x45, 0x54]; // "TNET"
-export const FORMAT_VERSION = 1;
+/** The newest version this code reads and writes (1 is still written when there is no optimizer state). */
+export const FORMAT_VERSION = 2;
 
 let crcTables: Uint32Array[] | undefined;
 
@@ -51,17 +57,24 @@ export function crc32(bytes: Uint8Array): number {
 }
 
 /** @internal */
-export function encodeModel(model: Sequential): Uint8Array {
+export function encodeModel(model: Sequential, options: { optimizer?: boolean } = {}): Uint8Array {
   const tensors: Array<{ layer: number; name: string; shape: number[]; offset: number }> = [];
   for (const l of model.net) {
     if (!(l instanceof Dense)) continue;
     tensors.push({ layer: l.index, name: 'kernel', shape: [l.outF, l.inF], offset: l.wOff });
     if (l.biasCount) tensors.push({ layer: l.index, name: 'bias', shape: [l.outF], offset: l.bOff });
   }
-  const header = {
+  const header: Record<string, unknown> = {
     format: 'thinnet-model', config: model.config, loss: model.loss, step: model.step, epoch: model.epoch,
     paramCount: model.paramCount, weightCount: model.weightCount, tensors,
   };
+  const st = options.optimizer ? model.optState : undefined;
+  if (options.optimizer && (!st || !model.optimizer)) throw new Error('thinnet.save: { optimizer: true } needs a compiled model');
+  if (st && model.optimizer) {
+    header.optimizer = { name: model.optimizer.name, config: model.optimizer.config, counters: st.counters(), slots: st.slots.map((s) => s.name) };
+    header.stateCount = st.slots.length * model.paramCount;
+  }
+  const S = st ? st.slots.length : 0;
   let json = new TextEncoder().encode(JSON.stringify(header));
   const pad = (4 - ((12 + json.length) % 4)) % 4;
   if (pad) {
@@ -70,15 +83,16 @@ export function encodeModel(model: Sequential): Uint8Array {
     json = padded;
   }
   const P = model.paramCount;
-  const total = 12 + json.length + 4 * P + 4;
+  const total = 12 + json.length + 4 * P * (1 + S) + 4;
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   out.set(MAGIC, 0);
-  dv.setUint32(4, FORMAT_VERSION, true);
+  dv.setUint32(4, st ? 2 : 1, true);
   dv.setUint32(8, json.length, true);
   out.set(json, 12);
   // wasm memory is little-endian: the parameter block's bytes are the file's float32 LE data.
   out.set(model.rt.heap.u8(model.params, 4 * P), 12 + json.length);
+  for (let i = 0; i < S; i++) out.set(model.rt.heap.u8(st!.slots[i].ptr, 4 * P), 12 + json.length + 4 * P * (1 + i));
   dv.setUint32(total - 4, crc32(out.subarray(0, total - 4)), true);
   return out;
 }
@@ -94,7 +108,7 @@ export function decodeModel(input: Uint8Array | ArrayBuffer): Sequential {
   if (!MAGIC.every((m, i) => bytes[i] === m)) throw bad('not a thinnet model file (bad magic; expected "TNET")');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(4, true);
-  if (version !== FORMAT_VERSION) throw bad(`unsupported format version ${version} (this thinnet reads version ${FORMAT_VERSION})`);
+  if (version !== 1 && version !== 2) throw bad(`unsupported format version ${version} (this thinnet reads versions 1 and 2)`);
   const H = dv.getUint32(8, true);
   if (12 + H + 4 > bytes.length) throw bad(`truncated file: the header claims ${H} bytes but the file has ${bytes.length}`);
   let header: any;
@@ -106,7 +120,13 @@ export function decodeModel(input: Uint8Array | ArrayBuffer): Sequential {
   if (!header || header.format !== 'thinnet-model' || !header.config) throw bad('corrupted header (missing format or config)');
   const P = header.paramCount;
   if (!Number.isInteger(P) || P < 0) throw bad('corrupted header (bad paramCount)');
-  const expected = 12 + H + 4 * P + 4;
+  const opt = version === 2 ? header.optimizer : undefined;
+  if (version === 2 && (!opt || typeof opt.name !== 'string' || !Array.isArray(opt.slots) || !opt.slots.every((n: unknown) => typeof n === 'string') ||
+    typeof opt.counters !== 'object' || header.stateCount !== opt.slots.length * P)) {
+    throw bad('corrupted header (version 2 needs a valid "optimizer" section and stateCount)');
+  }
+  const SP = opt ? header.stateCount as number : 0;
+  const expected = 12 + H + 4 * (P + SP) + 4;
   if (bytes.length < expected) throw bad(`truncated file: expected ${expected} bytes, got ${bytes.length}`);
   if (bytes.length > expected) throw bad(`corrupted file: expected ${expected} bytes, got ${bytes.length} (trailing data)`);
   const stored = dv.getUint32(expected - 4, true);
@@ -123,6 +143,14 @@ export function decodeModel(input: Uint8Array | ArrayBuffer): Sequential {
     throw bad(`the stored architecture has ${model.paramCount} parameters but the file holds ${P}`);
   }
   model.rt.heap.u8(model.params, 4 * P).set(bytes.subarray(12 + H, 12 + H + 4 * P));
+  if (opt) {
+    const saved: SavedOptimizerState = { name: opt.name, counters: { ...opt.counters }, slots: [] };
+    opt.slots.forEach((name: string, i: number) => {
+      const at = 12 + H + 4 * P * (1 + i);
+      saved.slots.push({ name, data: new Float32Array(bytes.slice(at, at + 4 * P).buffer) });
+    });
+    model.savedOptimizer = saved;
+  }
   model.step = Number.isInteger(header.step) ? header.step : 0;
   model.epoch = Number.isInteger(header.epoch) ? header.epoch : 0;
   return model;

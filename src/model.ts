@@ -8,7 +8,7 @@ import { Dense } from './layers/dense.js';
 import { Dropout, GaussianDropout } from './layers/dropout.js';
 import type { DenseSpec, Exec, KernelInitializer, Layer, LayerSpec, Mode } from './layers/types.js';
 import { decodeModel, encodeModel, saveBytes } from './io.js';
-import type { Optimizer, OptimizerState } from './optimizers.js';
+import { restoreOptimizerState, type Optimizer, type OptimizerState, type SavedOptimizerState } from './optimizers.js';
 import { MIN_ELEMENTS_PER_THREAD, runtime, type Runtime } from './runtime.js';
 import { fit, type FitOptions, type History } from './train.js';
 import { checkOptions, checkU32 } from './validate.js';
@@ -21,6 +21,11 @@ export interface SequentialConfig {
   /** Seeds weight init (with the layer index), shuffling and the dropout masks. Default 0. */
   seed?: number;
   layers: LayerSpec[];
+}
+
+export interface SaveOptions {
+  /** Also store the optimizer's state (velocity; Adam's moments and step), to resume training. */
+  optimizer?: boolean;
 }
 
 export interface CompileOptions {
@@ -123,6 +128,11 @@ export class Sequential {
   loss: Loss = 'softmaxCrossEntropy';
   /** @internal */ optimizer: Optimizer | undefined;
   /** @internal */ optState: OptimizerState | undefined;
+  /**
+   * @internal Optimizer state read from a file saved with { optimizer: true }: restored by the
+   * next compile() with an optimizer of the same name, then dropped.
+   */
+  savedOptimizer: SavedOptimizerState | undefined;
   private buf: Buffers | undefined;
   private disposed = false;
 
@@ -168,7 +178,12 @@ export class Sequential {
     if (this.rt !== runtime()) throw new Error(`thinnet.${op}: the model belongs to a runtime that was closed`);
   }
 
-  /** Sets the optimizer (and loss). Recompiling resets the optimizer state (velocities, moments). */
+  /**
+   * Sets the optimizer (and loss). Recompiling resets the optimizer state (velocities, moments),
+   * except once after loading a file saved with `{ optimizer: true }`: the first compile() with an
+   * optimizer of the same kind (sgd / adam) starts from the saved state, so training resumes
+   * exactly where it stopped (schedules follow model.epoch, masks model.step).
+   */
   compile(options: CompileOptions): void {
     this.assertLive('compile');
     const o = checkOptions('compile', options);
@@ -180,6 +195,9 @@ export class Sequential {
     this.optState?.dispose();
     this.optimizer = opt;
     this.optState = opt.create(this.rt, this.paramCount);
+    const saved = this.savedOptimizer;
+    this.savedOptimizer = undefined;
+    if (saved && saved.name === opt.name) restoreOptimizerState(this.rt, this.optState, saved, this.paramCount);
   }
 
   /** Trains on (x, y); see FitOptions. Resolves to the per-epoch history. */
@@ -515,16 +533,22 @@ export class Sequential {
 
   // ---- save / load -------------------------------------------------------------------------------
 
-  /** The model in thinnet's binary format (see io.ts): architecture, step, weights, checksum. */
-  toBytes(): Uint8Array {
+  /**
+   * The model in thinnet's binary format (see io.ts): architecture, step, epoch, weights,
+   * checksum; with `{ optimizer: true }` also the optimizer's state (a checkpoint to resume from).
+   */
+  toBytes(options: SaveOptions = {}): Uint8Array {
     this.assertLive('toBytes');
-    return encodeModel(this);
+    const o = checkOptions('toBytes', options);
+    if (o.optimizer !== undefined && typeof o.optimizer !== 'boolean') throw new TypeError('thinnet.toBytes: optimizer must be a boolean');
+    if (o.optimizer && !this.optState) throw new Error('thinnet.toBytes: { optimizer: true } needs a compiled model (call compile() first)');
+    return encodeModel(this, { optimizer: o.optimizer === true });
   }
 
-  /** Node: writes toBytes() to `path` atomically (temporary file + rename). */
-  async save(path: string): Promise<void> {
+  /** Node: writes toBytes(options) to `path` atomically (temporary file + rename). */
+  async save(path: string, options: SaveOptions = {}): Promise<void> {
     this.assertLive('save');
-    await saveBytes(path, this.toBytes());
+    await saveBytes(path, this.toBytes(options));
   }
 
   /** @internal */

@@ -17,6 +17,13 @@ export interface OptimizerState {
   update(b: Blocks, epoch: number): void;
   /** Current learning rate / momentum, for logs. */
   values(epoch: number): { learningRate: number; momentum?: number };
+  /**
+   * The state a resumed run needs, for saving (model.save(path, { optimizer: true })): buffers of
+   * n float32 each (SGD: velocity; Adam: m, v) in a fixed order, and scalar counters (Adam: t).
+   */
+  readonly slots: ReadonlyArray<{ name: string; ptr: number }>;
+  counters(): Record<string, number>;
+  setCounters(c: Record<string, number>): void;
   dispose(): void;
 }
 
@@ -69,6 +76,9 @@ export function sgd(options: SgdOptions = {}): Optimizer {
       };
       return {
         values,
+        slots: [{ name: 'velocity', ptr: v }],
+        counters: () => ({}),
+        setCounters() {},
         update(b, epoch) {
           const { learningRate, momentum } = values(epoch);
           const step = dampening ? (1 - momentum) * learningRate : learningRate;
@@ -111,6 +121,12 @@ export function adam(options: AdamOptions = {}): Optimizer {
       let t = 0;
       return {
         values: (epoch) => ({ learningRate: lr(epoch) }),
+        slots: [{ name: 'm', ptr: m }, { name: 'v', ptr: v }],
+        counters: () => ({ t }),
+        setCounters(c) {
+          if (!Number.isInteger(c.t) || c.t < 0) throw new Error(`thinnet: bad saved Adam step counter ${String(c.t)}`);
+          t = c.t;
+        },
         update(b, epoch) {
           t++;
           const e = lr(epoch);
@@ -128,4 +144,23 @@ export function adam(options: AdamOptions = {}): Optimizer {
 
 function describe(v: unknown): unknown {
   return typeof v === 'function' ? 'schedule' : v;
+}
+
+/** Optimizer state read from a model file (see model.save(path, { optimizer: true })). */
+export interface SavedOptimizerState {
+  name: string;
+  counters: Record<string, number>;
+  slots: Array<{ name: string; data: Float32Array }>;
+}
+
+/** Copies saved state into a freshly created state of the same optimizer kind. */
+export function restoreOptimizerState(rt: Runtime, state: OptimizerState, saved: SavedOptimizerState, n: number): void {
+  const names = state.slots.map((s) => s.name).join(', ');
+  const savedNames = saved.slots.map((s) => s.name).join(', ');
+  if (names !== savedNames) throw new Error(`thinnet.compile: the saved ${saved.name} state has buffers [${savedNames}], this optimizer [${names}]`);
+  for (const s of saved.slots) {
+    if (s.data.length !== n) throw new Error(`thinnet.compile: the saved ${saved.name} buffer '${s.name}' has ${s.data.length} values, the model ${n} parameters`);
+  }
+  state.setCounters(saved.counters);
+  saved.slots.forEach((s, i) => rt.heap.f32(state.slots[i].ptr, n).set(s.data));
 }

@@ -43,7 +43,7 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Evaluated (weight scaling) at the end of every epoch. */
   validationData?: { x: Inputs; y: Labels } | [Inputs, Labels];
-  /** Evaluate validationData every this many epochs (and after the last); default 1. */
+  /** Evaluate validationData after every freq-th epoch of the model (counting model.epoch, so across fit calls) and after the last; default 1. */
   validationFreq?: number;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | boolean | Promise<void | boolean>;
   onBatchEnd?: (batch: number, logs: BatchLogs) => void | Promise<void>;
@@ -141,7 +141,8 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
       };
       if (values.momentum !== undefined) logs.momentum = values.momentum;
       model.epoch++;
-      if (val && ((e + 1) % freq === 0 || e === epochs - 1)) {
+      // every freq-th epoch of the model's whole training (so a resumed run evaluates on the same epochs)
+      if (val && (model.epoch % freq === 0 || e === epochs - 1)) {
         const v = model.evaluate(val.x, val.y, { batchSize: Math.max(bs, 1000) });
         logs.valLoss = v.loss;
         logs.valAccuracy = v.accuracy;

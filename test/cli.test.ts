@@ -53,6 +53,34 @@ describe('thinnet CLI', () => {
     expect(out.join('\n')).toMatch(/test error: \d+\.\d+%/);
   }, 60_000);
 
+  test('--checkpoint + --resume: an interrupted run ends exactly as an uninterrupted one', async () => {
+    const flags = (epochs: number, ckpt: string) => ['train', '--train-size', '600', '--test-size', '200', '--epochs', String(epochs),
+      '--hidden', '48', '--lr', '0.5', '--lr-decay', '0.9', '--momentum', '0.5', '--momentum-final', '0.9', '--momentum-epochs', '3',
+      '--batch', '50', '--seed', '4', '--threads', '1', '--quiet', '--checkpoint', ckpt, '--resume'];
+    const { out, err } = capture();
+    const whole = join(dir, 'whole.tnet'), parts = join(dir, 'parts.tnet');
+    expect(await main(flags(3, whole))).toBe(0);                 // no checkpoint yet: starts fresh
+    expect(await main(flags(1, parts))).toBe(0);                 // "interrupted" after epoch 1
+    expect(await main(flags(3, parts))).toBe(0);                 // resumes at epoch 1, runs 2 and 3
+    expect(err).toEqual([]);
+    const text = out.join('\n');
+    expect(text).toMatch(/resumed from .*parts\.tnet at epoch 1 \(step 12\)/);
+    const errors = [...text.matchAll(/test error: (\d+\.\d+)%/g)].map((m) => m[1]);
+    expect(errors).toHaveLength(3);
+    expect(errors[2]).toBe(errors[0]);
+    await tn.ready({ threads: 1 });
+    const [a, b] = [await tn.loadModel(whole), await tn.loadModel(parts)];
+    expect(b.epoch).toBe(3);
+    expect(Buffer.from(b.parameters().buffer).equals(Buffer.from(a.parameters().buffer))).toBe(true);
+    a.dispose(); b.dispose();
+    await tn.close();
+    // a checkpoint of another network is refused
+    expect(await main([...flags(4, parts), '--hidden', '64'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--resume: .*parts\.tnet holds a different network than these flags describe/);
+    expect(await main(['train', '--resume'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--resume needs --checkpoint PATH/);
+  }, 120_000);
+
   test('usage errors exit with code 2 and a clear message', async () => {
     const { err } = capture();
     expect(await main(['train', '--hidden', 'abc'])).toBe(2);

@@ -39,7 +39,7 @@ describe('save and load', () => {
     const m = await trained();
     const bytes = m.toBytes();
     expect(String.fromCharCode(...bytes.subarray(0, 4))).toBe('TNET');
-    expect(new DataView(bytes.buffer).getUint32(4, true)).toBe(tn.FORMAT_VERSION);
+    expect(new DataView(bytes.buffer).getUint32(4, true)).toBe(1); // no optimizer state: version 1
     expect(bytes.length).toBe(12 + new DataView(bytes.buffer).getUint32(8, true) + 4 * m.paramCount + 4);
     const m2 = await tn.loadModel(bytes);
     expect(same(m2.parameters(), m.parameters())).toBe(true);
@@ -80,8 +80,10 @@ describe('save and load', () => {
     const flip = (i: number) => { const b = good.slice(); b[i] ^= 0x10; return b; };
     await expect(tn.loadModel(new Uint8Array(3))).rejects.toThrow(/too short/);
     await expect(tn.loadModel(flip(0))).rejects.toThrow(/bad magic/);
-    const v2 = good.slice(); new DataView(v2.buffer).setUint32(4, 2, true);
-    await expect(tn.loadModel(v2)).rejects.toThrow(/unsupported format version 2/);
+    const v3 = good.slice(); new DataView(v3.buffer).setUint32(4, 3, true);
+    await expect(tn.loadModel(v3)).rejects.toThrow(/unsupported format version 3/);
+    const v2 = good.slice(); new DataView(v2.buffer).setUint32(4, 2, true); // v2 without an optimizer section
+    await expect(tn.loadModel(v2)).rejects.toThrow(/version 2 needs a valid "optimizer" section/);
     await expect(tn.loadModel(good.subarray(0, good.length - 9))).rejects.toThrow(/truncated file/);
     await expect(tn.loadModel(good.subarray(0, 40))).rejects.toThrow(/truncated file/);
     const longer = new Uint8Array(good.length + 4); longer.set(good);
@@ -97,6 +99,74 @@ describe('save and load', () => {
     writeFileSync(path, flip(12 + H + 5));
     await expect(tn.loadModel(path)).rejects.toThrow(/checksum mismatch/);
     m.dispose();
+  });
+});
+
+describe('checkpoints: save with { optimizer: true }, load, compile, train on', () => {
+  const net = () => tn.sequential({ inputShape: [10], seed: 5, layers: [
+    tn.layers.dropout({ keep: 0.8 }),
+    tn.layers.dense({ units: 12, activation: 'relu', maxNorm: 1.5 }),
+    tn.layers.dropout({ keep: 0.5 }),
+    tn.layers.dense({ units: 3 }),
+  ] });
+  const sgd = () => tn.optimizers.sgd({ learningRate: tn.schedules.exponentialDecay({ initial: 0.2, rate: 0.9 }),
+    momentum: { start: 0.5, end: 0.95, epochs: 3 }, dampening: true, weightDecay: 1e-4 });
+  const adam = () => tn.optimizers.adam({ learningRate: 0.01 });
+  const { x, y } = blobs(120, 10, 3);
+
+  for (const [name, make] of [['sgd (momentum ramp, decay)', sgd], ['adam', adam]] as const) {
+    test(`${name}: 2 epochs + checkpoint + 2 epochs = 4 epochs, bit for bit`, async () => {
+      const whole = net();
+      whole.compile({ optimizer: make() });
+      await whole.fit(x, y, { epochs: 4, batchSize: 10 });
+
+      const first = net();
+      first.compile({ optimizer: make() });
+      await first.fit(x, y, { epochs: 2, batchSize: 10 });
+      const path = join(dir, `ckpt-${name.slice(0, 4)}.tnet`);
+      await first.save(path, { optimizer: true });
+      const bytes = readFileSync(path);
+      expect(bytes.readUInt32LE(4)).toBe(2);
+      const slots = name.startsWith('adam') ? 2 : 1;
+      expect(bytes.length).toBe(12 + bytes.readUInt32LE(8) + 4 * first.paramCount * (1 + slots) + 4);
+
+      const resumed = await tn.loadModel(path);
+      expect(resumed.epoch).toBe(2);
+      expect(resumed.step).toBe(first.step);
+      expect(same(resumed.predict(x), first.predict(x))).toBe(true); // inference needs no compile
+      resumed.compile({ optimizer: make() });
+      await resumed.fit(x, y, { epochs: 2, batchSize: 10 });
+      expect(resumed.epoch).toBe(4);
+      expect(same(resumed.parameters(), whole.parameters())).toBe(true);
+
+      // without the optimizer state the continuation differs (the state is what makes it exact)
+      const weightsOnly = await tn.loadModel(first.toBytes());
+      weightsOnly.compile({ optimizer: make() });
+      await weightsOnly.fit(x, y, { epochs: 2, batchSize: 10 });
+      expect(same(weightsOnly.parameters(), whole.parameters())).toBe(false);
+      for (const m of [whole, first, resumed, weightsOnly]) m.dispose();
+    });
+  }
+
+  test('the saved state goes only to an optimizer of the same kind, once; errors name the problem', async () => {
+    const m = net();
+    expect(() => m.toBytes({ optimizer: true })).toThrow(/needs a compiled model/);
+    expect(() => m.toBytes({ optimizer: 'yes' as never })).toThrow(/optimizer must be a boolean/);
+    m.compile({ optimizer: sgd() });
+    await m.fit(x, y, { epochs: 1, batchSize: 10 });
+    const bytes = m.toBytes({ optimizer: true });
+    // an Adam compile ignores SGD's velocity: same as a fresh Adam on the loaded weights
+    const a = await tn.loadModel(bytes), b = await tn.loadModel(m.toBytes());
+    a.compile({ optimizer: adam() });
+    b.compile({ optimizer: adam() });
+    await a.fit(x, y, { epochs: 1, batchSize: 10 });
+    await b.fit(x, y, { epochs: 1, batchSize: 10 });
+    expect(same(a.parameters(), b.parameters())).toBe(true);
+    // a truncated or flipped optimizer block is caught
+    await expect(tn.loadModel(bytes.subarray(0, bytes.length - 8))).rejects.toThrow(/truncated file/);
+    const flipped = bytes.slice(); flipped[bytes.length - 12] ^= 1;
+    await expect(tn.loadModel(flipped)).rejects.toThrow(/checksum mismatch/);
+    for (const k of [m, a, b]) k.dispose();
   });
 });
 
