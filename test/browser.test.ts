@@ -3,15 +3,13 @@
 // served by scripts/serve.mjs with and without cross-origin isolation. Results are compared
 // bit for bit with the same workload (test/fixtures/workload.mjs) run by Node in a child process.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
+import { haveChromium, launchChromium, missingInCI, skipReason, watchErrors, type Chromium } from './helpers/chromium';
 
-const CHROMIUM = process.env.THINNET_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const nodeWorkload = fileURLToPath(new URL('./fixtures/workload-node.mjs', import.meta.url));
 
@@ -25,47 +23,35 @@ function inNode(request: object, nodeFlags: string[] = []): any {
 
 if (!haveChromium && process.env.CI) {
   test('browser tests need Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install -y chromium, see .ci/run)`);
+    throw new Error(missingInCI);
   });
 } else if (!haveChromium) {
-  test.skip(`browser tests skipped: ${CHROMIUM} not found (install Debian's chromium, or set THINNET_CHROMIUM)`, () => {});
+  test.skip(skipReason('browser tests'), () => {});
 } else {
   describe('browser build in Chromium', () => {
+    let browser: Chromium;
     let context: BrowserContext;
-    let userDataDir: string;
     let plain: Served, isolated: Served;
     let node: any;
 
     beforeAll(async () => {
-      const { chromium } = await import('playwright-core');
       // @ts-ignore -- plain JavaScript module without declarations
       const { serve } = await import('../scripts/serve.mjs');
       [plain, isolated] = await Promise.all([serve({ isolated: false }), serve({ isolated: true })]);
-      userDataDir = mkdtempSync(join(tmpdir(), 'thinnet-chromium-'));
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-          '--no-first-run', '--disable-component-update', '--disable-sync'],
-        viewport: { width: 900, height: 700 },
-      });
+      browser = await launchChromium({ width: 900, height: 700 });
+      context = browser.context;
       node = inNode({ dropout: { threads: 1 }, train: { backend: 'simd', threads: 1 } });
     });
 
     afterAll(async () => {
-      await context?.close();
+      await browser?.close();
       await Promise.all([plain?.close(), isolated?.close()]);
-      if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
     });
 
     /** Opens the test page and records console errors, uncaught exceptions and failed requests. */
     async function open(server: Served): Promise<OpenPage> {
       const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
-      page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-      page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-      page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`); });
+      const errors = watchErrors(page);
       await page.goto(`${server.url}web/test-page/`);
       await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', undefined, { timeout: 20_000 });
       return { page, errors };

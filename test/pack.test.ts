@@ -2,16 +2,20 @@
 // directory, install the tarball into a fresh project (its runtime dependencies pinned to this
 // repository's package-lock.json, from the npm cache, offline when the cache has them), and run
 // `import * as tn from 'thinnet'` (and 'thinnet/browser') there. The numbers must equal the
-// repository's own dist/ bit for bit. docs/RUNTIMES.md describes it.
+// repository's own dist/ bit for bit. Then a minimal page in that project, built with Vite (the
+// repository's devDependency, run through its JS API with `root` in the fresh project), is opened
+// in Chromium and must give the same numbers. docs/RUNTIMES.md describes it.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { haveChromium, launchChromium, missingInCI, skipReason, watchErrors } from './helpers/chromium';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const workload = pathToFileURL(fileURLToPath(new URL('./fixtures/workload.mjs', import.meta.url))).href;
+const workloadFile = fileURLToPath(new URL('./fixtures/workload.mjs', import.meta.url));
+const workload = pathToFileURL(workloadFile).href;
 
 /** npm with this process's environment minus the variables of an enclosing `npm test` run. */
 function npm(args: string[], cwd: string, timeout = 60_000): string {
@@ -24,26 +28,66 @@ function npm(args: string[], cwd: string, timeout = 60_000): string {
 const smoke = `
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dropoutDigest, hashBytes, syntheticData, values } from ${JSON.stringify(workload)};
+import { packSmoke } from ${JSON.stringify(workload)};
 const entry = process.argv[2];
 const resolved = import.meta.resolve(entry === 'node' ? 'thinnet' : 'thinnet/browser');
 const tn = await import(entry === 'node' ? 'thinnet' : 'thinnet/browser');
 const info = entry === 'node'
   ? await tn.ready({ backend: 'simd', threads: 1 })
   : await tn.ready({ backend: 'simd', threads: 1, wasm: readFileSync(fileURLToPath(import.meta.resolve('thinnet/build/simd.wasm'))) });
-const dropout = dropoutDigest(tn);
-const { x, y, features, classes } = syntheticData(64);
-const model = tn.sequential({ inputShape: [features], seed: 21, layers: [
-  tn.layers.dense({ units: 12, activation: 'relu' }), tn.layers.dropout({ keep: 0.5 }), tn.layers.dense({ units: classes }) ] });
-model.compile({ optimizer: tn.optimizers.sgd({ learningRate: 0.1, momentum: 0.9 }), loss: 'softmaxCrossEntropy' });
-const losses = [];
-await model.fit(x, y, { epochs: 2, batchSize: 32, onBatchEnd: (_, logs) => { losses.push(logs.loss); } });
-const predictions = Array.from(model.predict(values(8 * features, 77)));
-const bytes = hashBytes(model.toBytes());
-model.dispose();
+const r = await packSmoke(tn);
 await tn.close();
+const { dropout, losses, bytes } = r, predictions = Array.from(r.predictions);
 console.log(JSON.stringify({ resolved, backend: info.backend, threads: info.threads, dropout, losses, predictions, bytes }));
 `;
+
+/** Hex of the raw bytes of a typed array (every bit of every float). */
+function hex(a: ArrayBufferView): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+}
+
+/**
+ * The Vite page of the fresh project: index.html and main.js, which imports thinnet by name (the
+ * bundler picks the "browser" export and emits build/*.wasm as assets), runs the smoke workload
+ * with the default wasm source (the emitted asset, fetched) and writes the numbers into the DOM.
+ */
+const viteIndex = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>thinnet from the tarball</title><link rel="icon" href="data:,"></head>
+<body><pre id="out">running…</pre><script type="module" src="./main.js"></script></body></html>
+`;
+const viteMain = `import * as tn from 'thinnet';
+import { packSmoke } from './workload.mjs';
+
+const hex = (a) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), (b) => b.toString(16).padStart(2, '0')).join('');
+const out = document.getElementById('out');
+
+async function main() {
+  const info = await tn.ready({ backend: 'simd', threads: 1 });
+  const { dropout, losses, predictions: p, bytes } = await packSmoke(tn);
+  await tn.close();
+  out.textContent = JSON.stringify({ backend: info.backend, threads: info.threads, dropout, losses, predictions: Array.from(p), predictionsHex: hex(p), bytes });
+  document.documentElement.dataset.done = 'true';
+}
+main().catch((e) => {
+  out.textContent = 'error: ' + (e && e.stack || e);
+  console.error(e);
+  document.documentElement.dataset.done = 'error';
+});
+`;
+
+let referenceResult: Promise<any> | undefined;
+/** The smoke workload with the repository's dist/ in this process (the numbers every run must give). */
+function reference(): Promise<any> {
+  referenceResult ??= (async () => {
+    const tn = await import('../dist/index.node.js');
+    const { packSmoke } = await import('./fixtures/workload.mjs');
+    await tn.ready({ backend: 'simd', threads: 1 });
+    const { dropout, losses, predictions: p, bytes } = await packSmoke(tn);
+    await tn.close();
+    return { backend: 'simd', threads: 1, dropout, losses, predictions: Array.from(p), predictionsHex: hex(p), bytes };
+  })();
+  return referenceResult;
+}
 
 /** A lockfile for the fresh project: the tarball plus its runtime dependencies as locked here. */
 function lockfile(pkg: any, tarball: string, integrity: string): any {
@@ -140,25 +184,74 @@ describe('npm pack', () => {
   });
 
   test('`import * as tn from "thinnet"` and "thinnet/browser" give the repository\'s numbers, bit for bit', async () => {
-    const tn = await import('../dist/index.node.js');
-    const { dropoutDigest, hashBytes, syntheticData, values } = await import('./fixtures/workload.mjs');
-    await tn.ready({ backend: 'simd', threads: 1 });
-    const dropout = dropoutDigest(tn);
-    const { x, y, features, classes } = syntheticData(64);
-    const model = tn.sequential({ inputShape: [features], seed: 21, layers: [
-      tn.layers.dense({ units: 12, activation: 'relu' }), tn.layers.dropout({ keep: 0.5 }), tn.layers.dense({ units: classes })] });
-    model.compile({ optimizer: tn.optimizers.sgd({ learningRate: 0.1, momentum: 0.9 }), loss: 'softmaxCrossEntropy' });
-    const losses: number[] = [];
-    await model.fit(x, y, { epochs: 2, batchSize: 32, onBatchEnd: (_: number, logs: any) => { losses.push(logs.loss); } });
-    const predictions = Array.from(model.predict(values(8 * features, 77)));
-    const bytes = hashBytes(model.toBytes());
-    model.dispose();
-    await tn.close();
-    const expected = { backend: 'simd', threads: 1, dropout, losses, predictions, bytes };
-    expect(losses).toHaveLength(4);
+    const { predictionsHex: _, ...expected } = await reference();
+    expect(expected.losses).toHaveLength(4);
     for (const entry of ['node', 'browser']) {
-      const { resolved: _, ...numbers } = results[entry];
+      const { resolved: __, ...numbers } = results[entry];
       expect(numbers, entry).toEqual(expected);
     }
   });
+
+  if (haveChromium || process.env.CI) {
+    test('a page built with Vite in the fresh project runs in Chromium with the same numbers, bit for bit', async () => {
+      if (!haveChromium) throw new Error(missingInCI);
+      const t0 = Date.now();
+      const app = join(dir, 'app');
+      const web = join(app, 'web');
+      const outDir = join(web, 'dist');
+      mkdirSync(web, { recursive: true });
+      writeFileSync(join(web, 'index.html'), viteIndex);
+      writeFileSync(join(web, 'main.js'), viteMain);
+      copyFileSync(workloadFile, join(web, 'workload.mjs'));
+      // Vite from the repository's node_modules, but the page, its root and every module it
+      // bundles are in the fresh project (no config file: Vite's defaults, as a new user has them).
+      const { build } = await import('vite');
+      const loaded: string[] = [];
+      await build({
+        root: web, configFile: false, logLevel: 'warn',
+        build: { outDir, emptyOutDir: true },
+        plugins: [{ name: 'record-modules', load(id: string) { loaded.push(id); return null; } }],
+      });
+      const t1 = Date.now();
+      // Every module bundled comes from the fresh project: the page, and thinnet and its dependencies
+      // from its node_modules (none from the repository, whose dist/ Vite must not find).
+      expect(loaded).toContain(join(app, 'node_modules/thinnet/dist/index.browser.js'));
+      for (const id of loaded.filter((i) => !i.startsWith('\0'))) expect(id.startsWith(app + '/'), id).toBe(true);
+      // The four builds are emitted as assets (new URL('../../build/<name>.wasm', import.meta.url)), byte for byte.
+      const assets = readdirSync(join(outDir, 'assets'));
+      for (const b of ['simd', 'relaxed', 'threads', 'relaxed-threads']) {
+        const f = assets.find((a) => new RegExp(`^${b}-[\\w-]+\\.wasm$`).test(a));
+        expect(f, `${b}.wasm in ${assets.join(', ')}`).toBeDefined();
+        expect(readFileSync(join(outDir, 'assets', f!)).equals(readFileSync(join(app, 'node_modules/thinnet/build', `${b}.wasm`))), b).toBe(true);
+      }
+
+      // @ts-ignore -- plain JavaScript module without declarations
+      const { serve } = await import('../scripts/serve.mjs');
+      const server = await serve({ root: outDir });
+      const browser = await launchChromium();
+      const fetched: string[] = [];
+      let errors: string[] = [];
+      try {
+        const page = await browser.context.newPage();
+        errors = watchErrors(page, (url) => fetched.push(url));
+        await page.goto(server.url);
+        await page.waitForFunction(() => document.documentElement.dataset.done !== undefined, undefined, { timeout: 30_000 });
+        const text = (await page.textContent('#out')) ?? '';
+        expect(await page.evaluate(() => document.documentElement.dataset.done), text).toBe('true');
+        const got = JSON.parse(text);
+        const expected = await reference();
+        expect(got.predictionsHex).toBe(expected.predictionsHex);
+        expect(got).toEqual(expected);
+        expect(fetched.filter((u) => /\.wasm$/.test(u)).map((u) => u.replace(/^.*\/assets\//, ''))).toEqual(
+          [expect.stringMatching(/^simd-[\w-]+\.wasm$/)]); // the build ready() chose, fetched from the emitted asset
+        console.log(`Vite page from the tarball: built in ${t1 - t0} ms (${assets.join(', ')}), ran in Chromium in ${Date.now() - t1} ms`);
+      } finally {
+        await browser.close();
+        await server.close();
+      }
+      expect(errors).toEqual([]);
+    }, 120_000);
+  } else {
+    test.skip(skipReason('Vite page test'), () => {});
+  }
 });
