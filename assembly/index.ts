@@ -9,3 +9,4 @@ export * from "./optim";
 export * from "./gemm";
 export * from "./dense";
 export * from "./model_extra";
+export * from "./crc32";

@@ -2,7 +2,11 @@
 // (784-1024-1024-10, ReLU, dropout keep 0.8 input / 0.5 hidden) for thinnet and for TensorFlow.js
 // on its wasm backend, each case in a fresh child `node` process (no flags, as a user runs it).
 //
-//   npm run build && node bench/coldstart.mjs [--runs 9]
+//   npm run build && node bench/coldstart.mjs [--runs 9] [--baseline DIR]
+//
+// --baseline DIR adds the cases `base` and `base-1`: the same cold starts with thinnet imported
+// from another checkout's build (DIR/dist/index.node.js, its wasm from DIR/build), e.g. the last
+// commit's (git archive HEAD | tar -x -C DIR; npm run build there), measured in the same run.
 //
 // Weights: the bench makes them once (bench/coldstart/*.tnet, *.f32; remade when missing) with
 // thinnet, seed 1, default initializer: `mnist.tnet` is the model saved by model.save() (with its
@@ -16,20 +20,27 @@
 // child's prediction line on its stdout. The child reports its own breakdown (boot = process
 // start → script's first line, then import, ready, load of the weights, predict). Cases run
 // interleaved (a round runs each case once, in a rotated order), after one untimed warm-up round
-// (file cache). Medians over the rounds.
+// (file cache). Medians over the rounds; the ratios also as the median of per-round ratios
+// (each round's cases ran back to back, so a drifting machine load cancels), with quartiles.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const argRuns = process.argv.indexOf('--runs');
-const RUNS = argRuns > 0 ? Number(process.argv[argRuns + 1]) : 9;
+const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const RUNS = Number(arg('--runs') ?? 9);
+const BASELINE = arg('--baseline');
+const baseEntry = BASELINE ? pathToFileURL(resolve(BASELINE, 'dist/index.node.js')).href : undefined;
+if (BASELINE && !existsSync(resolve(BASELINE, 'dist/index.node.js'))) throw new Error(`--baseline ${BASELINE}: no dist/index.node.js there (build it first)`);
 const dir = fileURLToPath(new URL('./coldstart/', import.meta.url)).replace(/\/$/, '');
 const child = `${dir}/child.mjs`;
 const SIZES = [784, 1024, 1024, 10];
-const CASES = ['node', 'thinnet', 'thinnet-1', 'tfjs'];
+const CASES = ['node', 'thinnet', 'thinnet-1', 'tfjs', ...(BASELINE ? ['base', 'base-1'] : [])];
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2; };
+/** Quartiles (linear interpolation). */
+const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); const i = (s.length - 1) * q, lo = Math.floor(i); return s[lo] + (s[Math.ceil(i)] - s[lo]) * (i - lo); };
 
 /** Deterministic pixel values in [0, 1) (xorshift32). */
 function pixels(n, seed) {
@@ -83,7 +94,7 @@ async function makeFiles() {
 function run(which) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const p = spawn(process.execPath, [child, which, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [child, which, dir, ...(which.startsWith('base') ? [baseEntry] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '', result;
     p.stdout.on('data', (d) => {
       if (result) return;
@@ -116,10 +127,11 @@ for (let r = 0; r < RUNS; r++) {
 // The predictions agree across libraries (and with the parent's in-process thinnet prediction).
 const argmax = (a) => a.indexOf(Math.max(...a));
 const maxDiff = (a, b) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-for (const c of ['thinnet', 'thinnet-1', 'tfjs']) {
+for (const c of CASES.filter((x) => x !== 'node')) {
   const p = res[c][0].probs;
   console.log(`${c.padEnd(10)} ${res[c][0].t.info}; predicted class ${argmax(p)} (p = ${Math.max(...p).toFixed(4)}), max |Δp| vs reference ${maxDiff(p, reference).toExponential(1)}`);
 }
+if (BASELINE) console.log(`baseline: base and base-1 import ${baseEntry}`);
 console.log('weights: thinnet loads bench/coldstart/mnist.tnet (tn.loadModel); tfjs loads the same weights, dropout-folded, from bench/coldstart/tfjs-weights.f32 (tf.tensor2d)');
 console.log('');
 const f1 = (v) => (v === undefined ? '-' : v.toFixed(1));
@@ -134,13 +146,17 @@ for (const c of CASES) {
   console.log(`${c.padEnd(18)} ${f1(med[c]).padStart(10)} ${f1(median(rs.map((x) => x.exitMs))).padStart(7)}  |        ${parts.join(' ')}   ${f1(Math.min(...ms))}..${f1(Math.max(...ms))}`);
 }
 console.log('');
-for (const c of ['thinnet', 'thinnet-1']) {
+const thinnetCases = CASES.filter((c) => c.startsWith('thinnet') || c.startsWith('base'));
+const label = (c) => `${c.startsWith('base') ? 'baseline' : 'thinnet'} ${c.endsWith('-1') ? 'ready({threads:1})' : 'tn.ready()'}`;
+/** Per-round ratios of case c to tfjs, optionally above the round's bare node process. */
+const perRound = (c, above) => res[c].map((x, r) => (x.ms - (above ? res.node[r].ms : 0)) / (res.tfjs[r].ms - (above ? res.node[r].ms : 0)));
+const spread = (xs) => `per-round median ${median(xs).toFixed(3)}x [quartiles ${quantile(xs, 0.25).toFixed(3)}..${quantile(xs, 0.75).toFixed(3)}]`;
+for (const c of thinnetCases) {
   const ratio = med[c] / med.tfjs;
-  const label = c === 'thinnet' ? 'thinnet tn.ready() / tfjs-wasm' : 'thinnet ready({threads:1}) / tfjs-wasm';
-  console.log(`cold start ${label.padEnd(40)} ${ratio.toFixed(3)}x   goal <= 0.333x ${ratio <= 1 / 3 ? 'met' : 'MISSED'}`);
+  console.log(`cold start ${(label(c) + ' / tfjs-wasm').padEnd(40)} ${ratio.toFixed(3)}x   goal <= 0.333x ${ratio <= 1 / 3 ? 'met' : 'MISSED'}   (${spread(perRound(c, false))})`);
 }
-for (const c of ['thinnet', 'thinnet-1']) {
+for (const c of thinnetCases) {
   const ratio = (med[c] - med.node) / (med.tfjs - med.node);
-  console.log(`  above a bare node process (${c}): ${f1(med[c] - med.node)} ms vs tfjs ${f1(med.tfjs - med.node)} ms = ${ratio.toFixed(3)}x`);
+  console.log(`  above a bare node process (${c}): ${f1(med[c] - med.node)} ms vs tfjs ${f1(med.tfjs - med.node)} ms = ${ratio.toFixed(3)}x   (${spread(perRound(c, true))})`);
 }
 console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);

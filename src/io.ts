@@ -22,15 +22,37 @@
 import { Dense } from './layers/dense.js';
 import { Sequential } from './model.js';
 import type { SavedOptimizerState } from './optimizers.js';
+import { runtime, type Runtime } from './runtime.js';
+
+// The checksum kernels (assembly/crc32.ts), declared here next to their only user.
+declare module './kernels.js' {
+  interface Kernels {
+    crc32_update(crc: number, ptr: number, n: number): number;
+    crc32_update_bytewise(crc: number, ptr: number, n: number): number;
+  }
+}
 
 const MAGIC = [0x54, 0x4e, 0x45, 0x54]; // "TNET"
 /** The newest version this code reads and writes (1 is still written when there is no optimizer state). */
 export const FORMAT_VERSION = 2;
 
+/**
+ * Bytes per step when weights are copied (or read) into wasm memory and checksummed: each piece
+ * is checksummed while it is still in cache, and the CRC kernel, called once per piece, runs
+ * optimized code after V8 tiers it up (a single call over megabytes would stay in the baseline
+ * tier from start to end).
+ */
+const PIECE = 1 << 18;
+
 let crcTables: Uint32Array[] | undefined;
 
 /** CRC-32 (IEEE, reflected, polynomial 0xEDB88320) of bytes; four bytes per step (slicing-by-4). */
 export function crc32(bytes: Uint8Array): number {
+  return crc32Update(0, bytes);
+}
+
+/** The CRC-32 of the bytes behind `crc` (0 for none) followed by `bytes`, in JavaScript. */
+export function crc32Update(crc: number, bytes: Uint8Array): number {
   if (!crcTables) {
     const t0 = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -46,7 +68,7 @@ export function crc32(bytes: Uint8Array): number {
     }
   }
   const [t0, t1, t2, t3] = crcTables;
-  let c = 0xffffffff;
+  let c = ~crc;
   let i = 0;
   for (const end = bytes.length - 3; i < end; i += 4) {
     c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
@@ -54,6 +76,28 @@ export function crc32(bytes: Uint8Array): number {
   }
   for (; i < bytes.length; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
+}
+
+/** Continues `crc` over n bytes of wasm memory (the kernel, piece by piece). */
+function crcHeap(rt: Runtime, crc: number, ptr: number, n: number): number {
+  for (let o = 0; o < n; o += PIECE) crc = rt.kernels.crc32_update(crc, ptr + o, Math.min(PIECE, n - o)) >>> 0;
+  return crc;
+}
+
+/** Continues `crc` over bytes outside wasm memory: small ones in JavaScript, large ones through a scratch block. */
+function crcBytes(rt: Runtime, crc: number, bytes: Uint8Array): number {
+  if (bytes.length < 4096) return crc32Update(crc, bytes);
+  const scratch = rt.heap.alloc(Math.min(PIECE, bytes.length));
+  try {
+    for (let o = 0; o < bytes.length; o += PIECE) {
+      const n = Math.min(PIECE, bytes.length - o);
+      rt.heap.u8(scratch, n).set(bytes.subarray(o, o + n));
+      crc = rt.kernels.crc32_update(crc, scratch, n) >>> 0;
+    }
+  } finally {
+    rt.heap.free(scratch);
+  }
+  return crc;
 }
 
 /** @internal */
@@ -91,9 +135,15 @@ export function encodeModel(model: Sequential, options: { optimizer?: boolean } 
   dv.setUint32(8, json.length, true);
   out.set(json, 12);
   // wasm memory is little-endian: the parameter block's bytes are the file's float32 LE data.
-  out.set(model.rt.heap.u8(model.params, 4 * P), 12 + json.length);
-  for (let i = 0; i < S; i++) out.set(model.rt.heap.u8(st!.slots[i].ptr, 4 * P), 12 + json.length + 4 * P * (1 + i));
-  dv.setUint32(total - 4, crc32(out.subarray(0, total - 4)), true);
+  const rt = model.rt;
+  out.set(rt.heap.u8(model.params, 4 * P), 12 + json.length);
+  let crc = crc32Update(0, out.subarray(0, 12 + json.length));
+  crc = crcHeap(rt, crc, model.params, 4 * P);
+  for (let i = 0; i < S; i++) {
+    out.set(rt.heap.u8(st!.slots[i].ptr, 4 * P), 12 + json.length + 4 * P * (1 + i));
+    crc = crcHeap(rt, crc, st!.slots[i].ptr, 4 * P);
+  }
+  dv.setUint32(total - 4, crc, true);
   return out;
 }
 
@@ -101,19 +151,50 @@ function bad(msg: string): Error {
   return new Error(`thinnet.loadModel: ${msg}`);
 }
 
-/** @internal */
-export function decodeModel(input: Uint8Array | ArrayBuffer): Sequential {
-  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-  if (bytes.length < 16) throw bad(`not a thinnet model: ${bytes.length} bytes is too short`);
-  if (!MAGIC.every((m, i) => bytes[i] === m)) throw bad('not a thinnet model file (bad magic; expected "TNET")');
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** Where a model's bytes come from: a byte array, or (Node) an open file. */
+interface ByteSource {
+  /** Length in bytes. */
+  readonly size: number;
+  /** Fills `dst` with the bytes at [pos, pos + dst.length) (within size). */
+  read(dst: Uint8Array, pos: number): void;
+}
+
+/** The checked structure of a file: its header and where each block sits. */
+interface Layout {
+  version: number;
+  /** Bytes [0, 12 + H): preamble and header, checksummed with the rest. */
+  head: Uint8Array;
+  H: number;
+  header: any;
+  P: number;
+  opt: any;
+  /** Total length of a well-formed file with this header. */
+  expected: number;
+}
+
+function readAt(src: ByteSource, pos: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  src.read(out, pos);
+  return out;
+}
+
+/** Every check that needs only the preamble and the header (the same errors for bytes and files). */
+function readLayout(src: ByteSource): Layout {
+  const size = src.size;
+  if (size < 16) throw bad(`not a thinnet model: ${size} bytes is too short`);
+  const pre = readAt(src, 0, 12);
+  if (!MAGIC.every((m, i) => pre[i] === m)) throw bad('not a thinnet model file (bad magic; expected "TNET")');
+  const dv = new DataView(pre.buffer, pre.byteOffset, pre.byteLength);
   const version = dv.getUint32(4, true);
   if (version !== 1 && version !== 2) throw bad(`unsupported format version ${version} (this thinnet reads versions 1 and 2)`);
   const H = dv.getUint32(8, true);
-  if (12 + H + 4 > bytes.length) throw bad(`truncated file: the header claims ${H} bytes but the file has ${bytes.length}`);
+  if (12 + H + 4 > size) throw bad(`truncated file: the header claims ${H} bytes but the file has ${size}`);
+  const head = new Uint8Array(12 + H);
+  head.set(pre);
+  src.read(head.subarray(12), 12);
   let header: any;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + H)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(12)));
   } catch (e) {
     throw bad(`corrupted header (not valid JSON: ${(e as Error).message})`);
   }
@@ -127,33 +208,67 @@ export function decodeModel(input: Uint8Array | ArrayBuffer): Sequential {
   }
   const SP = opt ? header.stateCount as number : 0;
   const expected = 12 + H + 4 * (P + SP) + 4;
-  if (bytes.length < expected) throw bad(`truncated file: expected ${expected} bytes, got ${bytes.length}`);
-  if (bytes.length > expected) throw bad(`corrupted file: expected ${expected} bytes, got ${bytes.length} (trailing data)`);
-  const stored = dv.getUint32(expected - 4, true);
-  const actual = crc32(bytes.subarray(0, expected - 4));
-  if (stored !== actual) throw bad(`checksum mismatch (stored ${hex(stored)}, computed ${hex(actual)}): the file is corrupted`);
-  let model: Sequential;
+  if (size < expected) throw bad(`truncated file: expected ${expected} bytes, got ${size}`);
+  if (size > expected) throw bad(`corrupted file: expected ${expected} bytes, got ${size} (trailing data)`);
+  return { version, head, H, header, P, opt, expected };
+}
+
+/**
+ * Reads a model: the checks of readLayout, then the weights go straight into the block that
+ * becomes the model's parameter block (no intermediate copy), checksummed piece by piece in
+ * wasm as they arrive, then the architecture is built around that block.
+ */
+function decode(src: ByteSource): Sequential {
+  const lay = readLayout(src);
+  const { H, P, opt, header } = lay;
+  const rt = runtime();
+  const bytesP = 4 * P;
+  const block = rt.heap.alloc(bytesP);
+  let model: Sequential | undefined;
   try {
-    model = new Sequential(header.config, false); // weights come from the file: skip the random init
-  } catch (e) {
-    throw bad(`the stored architecture is invalid: ${(e as Error).message}`);
-  }
-  if (model.paramCount !== P) {
-    model.dispose();
-    throw bad(`the stored architecture has ${model.paramCount} parameters but the file holds ${P}`);
-  }
-  model.rt.heap.u8(model.params, 4 * P).set(bytes.subarray(12 + H, 12 + H + 4 * P));
-  if (opt) {
-    const saved: SavedOptimizerState = { name: opt.name, counters: { ...opt.counters }, slots: [] };
-    opt.slots.forEach((name: string, i: number) => {
-      const at = 12 + H + 4 * P * (1 + i);
-      saved.slots.push({ name, data: new Float32Array(bytes.slice(at, at + 4 * P).buffer) });
-    });
+    let crc = crc32Update(0, lay.head);
+    for (let o = 0; o < bytesP; o += PIECE) {
+      const n = Math.min(PIECE, bytesP - o);
+      src.read(rt.heap.u8(block + o, n), 12 + H + o);
+      crc = rt.kernels.crc32_update(crc, block + o, n) >>> 0;
+    }
+    let saved: SavedOptimizerState | undefined;
+    if (opt) {
+      saved = { name: opt.name, counters: { ...opt.counters }, slots: [] };
+      for (let i = 0; i < opt.slots.length; i++) {
+        const data = readAt(src, 12 + H + bytesP * (1 + i), bytesP);
+        crc = crcBytes(rt, crc, data);
+        saved.slots.push({ name: opt.slots[i], data: new Float32Array(data.buffer) });
+      }
+    }
+    const tail = readAt(src, lay.expected - 4, 4);
+    const stored = new DataView(tail.buffer).getUint32(0, true);
+    if (stored !== crc) throw bad(`checksum mismatch (stored ${hex(stored)}, computed ${hex(crc)}): the file is corrupted`);
+    try {
+      // Weights come from the file: no random init; the block becomes the parameter block when
+      // the architecture has exactly P parameters.
+      model = new Sequential(header.config, false, { ptr: block, count: P });
+    } catch (e) {
+      throw bad(`the stored architecture is invalid: ${(e as Error).message}`);
+    }
+    if (model.paramCount !== P) {
+      model.dispose();
+      throw bad(`the stored architecture has ${model.paramCount} parameters but the file holds ${P}`);
+    }
     model.savedOptimizer = saved;
+    model.step = Number.isInteger(header.step) ? header.step : 0;
+    model.epoch = Number.isInteger(header.epoch) ? header.epoch : 0;
+    return model;
+  } catch (e) {
+    if (model?.params !== block) rt.heap.free(block);
+    throw e;
   }
-  model.step = Number.isInteger(header.step) ? header.step : 0;
-  model.epoch = Number.isInteger(header.epoch) ? header.epoch : 0;
-  return model;
+}
+
+/** @internal */
+export function decodeModel(input: Uint8Array | ArrayBuffer): Sequential {
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  return decode({ size: bytes.length, read: (dst, pos) => dst.set(bytes.subarray(pos, pos + dst.length)) });
 }
 
 function hex(v: number): string {
@@ -190,14 +305,43 @@ export async function saveBytes(path: string, bytes: Uint8Array): Promise<void> 
 export async function loadModel(source: Uint8Array | ArrayBuffer | string): Promise<Sequential> {
   if (typeof source === 'string') {
     if (!isNode()) throw new Error('thinnet.loadModel: loading from a path needs Node; elsewhere pass the bytes');
-    const fs = await nodeImport<typeof import('node:fs/promises')>('fs/promises');
-    let data: Uint8Array;
+    const fs = await nodeImport<typeof import('node:fs')>('fs');
+    // Synchronous reads, straight into wasm memory: an asynchronous read would have to land in
+    // a JavaScript buffer first (wasm memory may move while a read is in flight), which costs a
+    // second pass over the bytes; the whole load of a 7.5 MB model blocks for a few ms.
+    const fail = (e: unknown) => new Error(`thinnet.loadModel: could not read ${source}: ${(e as Error).message}`);
+    let fd: number;
+    let size: number;
     try {
-      data = new Uint8Array(await fs.readFile(source));
+      fd = fs.openSync(source, 'r');
     } catch (e) {
-      throw new Error(`thinnet.loadModel: could not read ${source}: ${(e as Error).message}`);
+      throw fail(e);
     }
-    return decodeModel(data);
+    try {
+      try {
+        size = fs.fstatSync(fd).size;
+      } catch (e) {
+        throw fail(e);
+      }
+      return decode({
+        size,
+        read(dst, pos) {
+          let done = 0;
+          while (done < dst.length) {
+            let n: number;
+            try {
+              n = fs.readSync(fd, dst, done, dst.length - done, pos + done);
+            } catch (e) {
+              throw fail(e);
+            }
+            if (n === 0) throw bad(`truncated file: ${source} ended at byte ${pos + done} while being read`);
+            done += n;
+          }
+        },
+      });
+    } finally {
+      fs.closeSync(fd);
+    }
   }
   if (!(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
     throw new TypeError('thinnet.loadModel: source must be a Uint8Array, an ArrayBuffer or a file path');

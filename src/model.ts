@@ -2,7 +2,6 @@
 // style: weights of every dense layer first, then every bias), batch buffers reused across calls,
 // training steps, evaluation, prediction by weight scaling or Monte-Carlo averaging, and folding
 // the paper's weight scaling into the weights.
-import seedrandom from 'seedrandom';
 import { Activation } from './layers/activation.js';
 import { Dense } from './layers/dense.js';
 import { Dropout, GaussianDropout } from './layers/dropout.js';
@@ -10,7 +9,8 @@ import type { DenseSpec, Exec, KernelInitializer, Layer, LayerSpec, Mode } from 
 import { decodeModel, encodeModel, saveBytes } from './io.js';
 import { restoreOptimizerState, type Optimizer, type OptimizerState, type SavedOptimizerState } from './optimizers.js';
 import { MIN_ELEMENTS_PER_THREAD, runtime, type Runtime } from './runtime.js';
-import { fit, type FitOptions, type History } from './train.js';
+import type { FitOptions, History } from './train.js';
+import { platform } from './platform/types.js';
 import { checkOptions, checkU32 } from './validate.js';
 
 export type Loss = 'softmaxCrossEntropy';
@@ -72,6 +72,9 @@ export interface WeightsEntry {
   bias: Float32Array;
 }
 
+/** Predictions of at most this many multiply-adds never wait for the worker pool to boot. */
+const SMALL_PREDICT_MACS = 1 << 24;
+
 /** Salt of the seed for Monte-Carlo passes (masks independent of the training masks). */
 const MC_SALT = 0x9e3779b9;
 
@@ -115,7 +118,7 @@ export class Sequential {
   readonly net: Layer[];
   /** @internal */ readonly rt: Runtime;
   /** @internal */ readonly params: number;
-  /** @internal */ readonly grads: number;
+  private gradsPtr = 0;
   readonly paramCount: number;
   /** @internal */ readonly weightCount: number;
   /** @internal */ readonly biasCount: number;
@@ -136,8 +139,12 @@ export class Sequential {
   private buf: Buffers | undefined;
   private disposed = false;
 
-  /** Use tn.sequential(); `initialize = false` (internal: loading, folding) leaves the weights unset. */
-  constructor(config: SequentialConfig, initialize = true) {
+  /**
+   * Use tn.sequential(); `initialize = false` (internal: loading, folding) leaves the weights
+   * unset. `adopt` (internal: loading) is a block of `count` float32 allocated by the caller that
+   * becomes the parameter block when the architecture has exactly that many parameters.
+   */
+  constructor(config: SequentialConfig, initialize = true, adopt?: { ptr: number; count: number }) {
     const c = checkOptions('sequential', config);
     this.inputSize = flatSize(c.inputShape);
     this.seed = c.seed === undefined ? 0 : checkU32('sequential', 'seed', c.seed);
@@ -155,10 +162,20 @@ export class Sequential {
     this.weightCount = w;
     this.biasCount = b - w;
     this.paramCount = b;
-    this.params = this.rt.heap.alloc(4 * b);
-    this.grads = this.rt.heap.alloc(4 * b);
-    this.rt.heap.f32(this.grads, b).fill(0);
+    this.params = adopt && adopt.count === b ? adopt.ptr : this.rt.heap.alloc(4 * b);
     if (initialize) this.initWeights();
+  }
+
+  /**
+   * @internal The gradient block (zeros at first), allocated on first use: a model that only
+   * predicts never needs it.
+   */
+  get grads(): number {
+    if (!this.gradsPtr) {
+      this.gradsPtr = this.rt.heap.alloc(4 * this.paramCount);
+      this.rt.heap.f32(this.gradsPtr, this.paramCount).fill(0);
+    }
+    return this.gradsPtr;
   }
 
   private initWeights(): void {
@@ -167,7 +184,7 @@ export class Sequential {
       if (!(l instanceof Dense)) continue;
       const spec = this.config.layers[l.index] as DenseSpec;
       fillInit(all.subarray(l.wOff, l.wOff + l.weightCount), spec.kernelInitializer ?? 'glorotUniform', l.inF, l.outF,
-        seedrandom(`thinnet:${this.seed}:${l.index}`));
+        platform().seedrandom(`thinnet:${this.seed}:${l.index}`));
     }
     this.rt.heap.f32(this.params, this.paramCount).set(all);
   }
@@ -203,7 +220,9 @@ export class Sequential {
   /** Trains on (x, y); see FitOptions. Resolves to the per-epoch history. */
   fit(x: Inputs, y: Labels, options: FitOptions = {}): Promise<History> {
     this.assertLive('fit');
-    return fit(this, x, y, options);
+    // Loaded on first use: a process that only predicts never loads the training loop (nor its
+    // shuffling generator).
+    return import('./train.js').then((t) => t.fit(this, x, y, options));
   }
 
   // ---- buffers and passes (internal) ---------------------------------------------------------
@@ -246,7 +265,8 @@ export class Sequential {
   }
 
   private exec(): Exec {
-    return { rt: this.rt, params: this.params, grads: this.grads };
+    const model = this; // grads only when a backward pass asks for them
+    return { rt: this.rt, params: this.params, get grads() { return model.grads; } };
   }
 
   /** @internal Copies rows [start, start + n) of x into the input buffer. */
@@ -361,13 +381,19 @@ export class Sequential {
     const b = this.buffers(Math.min(bs, Math.max(n, 1)));
     const C = this.outputSize;
     const out = new Float32Array(n * C);
-    for (let s = 0; s < n; s += b.cap) {
-      const m = Math.min(b.cap, n - s);
-      this.stageInputs(b, x, s, m);
-      const logits = this.forward(b, m, { kind: 'eval', seed: this.seed, step: 0 });
-      this.rt.kernels.softmax_forward_f32(b.probs, logits, m, C);
-      out.set(this.rt.heap.f32(b.probs, m * C), s * C);
-    }
+    const run = () => {
+      for (let s = 0; s < n; s += b.cap) {
+        const m = Math.min(b.cap, n - s);
+        this.stageInputs(b, x, s, m);
+        const logits = this.forward(b, m, { kind: 'eval', seed: this.seed, step: 0 });
+        this.rt.kernels.softmax_forward_f32(b.probs, logits, m, C);
+        out.set(this.rt.heap.f32(b.probs, m * C), s * C);
+      }
+    };
+    // A few examples (a few ms of work) run on the threads already running: they never wait for
+    // the worker pool to boot (see Runtime.withRunningThreads). Same results either way.
+    if (n * this.paramCount <= SMALL_PREDICT_MACS) this.rt.withRunningThreads(run);
+    else run();
     return out;
   }
 
@@ -577,7 +603,7 @@ export class Sequential {
       this.freeBuffers();
       this.optState?.dispose();
       this.rt.heap.free(this.params);
-      this.rt.heap.free(this.grads);
+      if (this.gradsPtr) this.rt.heap.free(this.gradsPtr);
     }
     this.disposed = true;
   }
@@ -629,6 +655,7 @@ function buildLayers(specs: readonly LayerSpec[], inputSize: number): Layer[] {
   if (inner >= 0) throw new RangeError(`thinnet.sequential: softmax is only supported as the last layer (layer ${net[inner].index} is not last)`);
   return net;
 }
+
 
 function fillInit(w: Float32Array, init: KernelInitializer, fanIn: number, fanOut: number, rng: () => number): void {
   const normal = (sigma: number) => {

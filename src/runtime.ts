@@ -1,11 +1,11 @@
 // The loaded module: which build runs, its kernels, its heap and (optionally) the worker pool.
 // One runtime per JavaScript realm; `ready()` makes it, `close()` ends it.
-import { instantiate } from '@assemblyscript/loader';
 import { chooseBuild, detectFeatures, type BuildName, type Features } from './backend.js';
 import type { KernelName, Kernels } from './kernels.js';
 import { Heap } from './memory.js';
 import { platform, type WasmSource } from './platform/types.js';
-import { splitRange, WorkerPool, type Job } from './threads.js';
+// The worker pool's module is loaded only when threads > 1 (a one-thread runtime never needs it).
+import type { Job, WorkerPool } from './threads.js';
 
 export interface ReadyOptions {
   /** 'auto' (default) picks relaxed SIMD where the runtime has it, else plain SIMD. */
@@ -44,12 +44,22 @@ export class Runtime {
     readonly options: ReadyOptions,
   ) {}
 
+  /** Threads ops may use now (the pool's threads, or 1). */
   get threads(): number {
     return this.pool ? this.pool.threads : 1;
   }
 
   info(): ReadyInfo {
-    return { backend: this.build, threads: this.threads, features: this.features };
+    return { backend: this.build, threads: this.pool ? this.pool.count + 1 : 1, features: this.features };
+  }
+
+  /**
+   * Runs fn on the threads that run now: small work (a prediction of a few examples, ~1 ms)
+   * never spawns the pool's workers or waits ~30 ms for them to boot. Results do not depend on
+   * the thread count.
+   */
+  withRunningThreads<T>(fn: () => T): T {
+    return this.pool ? this.pool.runningOnly(fn) : fn();
   }
 
   static async create(options: ReadyOptions): Promise<Runtime> {
@@ -67,23 +77,25 @@ export class Runtime {
     const build = chooseBuild(features, backend, threads > 1);
     const source = await resolveSource(build, options.wasm);
     let memory: WebAssembly.Memory | undefined;
-    const imports: Record<string, Record<string, unknown>> = {};
+    const imports: WebAssembly.Imports = {};
     if (threads > 1) {
       const maxMB = options.maxMemoryMB ?? 2048;
       if (!(maxMB >= 16 && maxMB <= 4096)) throw new RangeError(`thinnet.ready: maxMemoryMB must be in [16, 4096], got ${maxMB}`);
       memory = new WebAssembly.Memory({ initial: 256, maximum: Math.floor(maxMB * 16), shared: true });
       imports.env = { memory };
     }
-    const { module, instance } = await instantiate(source as any, imports as any);
-    // The loader's demangled exports wrap every function to set an argument count; the kernels
-    // take fixed arguments, so the raw instance exports are called directly (no wrapper per call).
+    const { module, instance } = await instantiate(source, imports);
+    // The kernels take fixed arguments: the raw instance exports are called directly.
     const kernels = instance.exports as unknown as Kernels;
     memory ??= kernels.memory;
     const heap = new Heap(memory, kernels);
-    const pool = threads > 1 ? await WorkerPool.start(threads - 1, module, memory, kernels) : undefined;
-    const rt = new Runtime(build, kernels, heap, pool, features, options);
-    rt.warm();
-    return rt;
+    // Where workers boot on their own, the pool starts them when first needed (see threads.ts).
+    const pool = threads > 1
+      ? await (await import('./threads.js')).WorkerPool.start(threads - 1, module, memory, kernels, p.workersStartUnattended())
+      : undefined;
+    // No warm-up calls here: V8 compiles each kernel lazily on its first call and tiers it up
+    // by itself; warming five dropout kernels took 2–3 ms of every ready() (half of it).
+    return new Runtime(build, kernels, heap, pool, features, options);
   }
 
   /**
@@ -94,7 +106,7 @@ export class Runtime {
    */
   runSplit(kernel: KernelName, n: number, argsFor: (start: number, count: number) => number[],
            minPerThread = MIN_ELEMENTS_PER_THREAD): void {
-    const ranges = this.pool ? splitRange(n, this.pool.threads, minPerThread) : [[0, n] as [number, number]];
+    const ranges = this.pool ? this.pool.split(n, minPerThread) : [[0, n] as [number, number]];
     if (ranges.length === 1) {
       (this.kernels[kernel] as (...a: number[]) => void)(...argsFor(0, n));
       return;
@@ -138,21 +150,6 @@ export class Runtime {
     this.scratch = [];
   }
 
-  /** Calls the hot kernels a few times so V8 tiers them up before the first real call. */
-  private warm(): void {
-    const n = 4096;
-    const a = this.heap.alloc(n * 4), b = this.heap.alloc(n * 4), m = this.heap.alloc(n / 8);
-    const k = this.kernels;
-    for (let r = 0; r < 3; r++) {
-      k.dropout_forward_f32(b, m, a, 32768, 2, 0, 0, r, 0, n);
-      k.dropout_backward_f32(a, b, m, 2, n);
-      k.dropout_backward_recompute_f32(a, b, 32768, 2, 0, 0, r, 0, n);
-      k.dropout_eval_f32(b, a, 0.5, n);
-      if (k.gaussian_dropout_forward_f32) k.gaussian_dropout_forward_f32(b, a, 1, 0, 0, r, 0, n);
-    }
-    this.heap.free(a); this.heap.free(b); this.heap.free(m);
-  }
-
   async close(): Promise<void> {
     await this.pool?.close();
   }
@@ -167,10 +164,30 @@ async function resolveSource(build: BuildName, wasm: ReadyOptions['wasm']): Prom
   return source;
 }
 
+/**
+ * Compiles a build and instantiates it through the platform (@assemblyscript/loader). A Response
+ * is recognized by shape, not by `instanceof Response`: in Node, merely reading the global
+ * `Response` loads the whole fetch implementation (undici, ~15 ms of a cold start).
+ */
+async function instantiate(source: unknown, imports: WebAssembly.Imports): Promise<WebAssembly.WebAssemblyInstantiatedSource> {
+  const src = await source;
+  let module: WebAssembly.Module;
+  if (src instanceof WebAssembly.Module) module = src;
+  else if (isResponseLike(src)) {
+    module = typeof WebAssembly.compileStreaming === 'function'
+      ? await WebAssembly.compileStreaming(src as Response) : await WebAssembly.compile(await src.arrayBuffer());
+  } else module = await WebAssembly.compile(src as BufferSource);
+  return { module, instance: await platform().instantiate(module, imports) };
+}
+
+function isResponseLike(s: unknown): s is { arrayBuffer(): Promise<ArrayBuffer> } {
+  return typeof s === 'object' && s !== null && !ArrayBuffer.isView(s) && !(s instanceof ArrayBuffer) &&
+    typeof (s as { arrayBuffer?: unknown }).arrayBuffer === 'function';
+}
+
 function isBuildMap(w: unknown): w is Partial<Record<BuildName, WasmSource>> {
   return typeof w === 'object' && w !== null && !(w instanceof URL) && !(w instanceof WebAssembly.Module) &&
-    !ArrayBuffer.isView(w) && !(w instanceof ArrayBuffer) && typeof (w as any).then !== 'function' &&
-    !(typeof Response !== 'undefined' && w instanceof Response);
+    !ArrayBuffer.isView(w) && !(w instanceof ArrayBuffer) && typeof (w as any).then !== 'function' && !isResponseLike(w);
 }
 
 let current: Runtime | undefined;

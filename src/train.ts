@@ -2,7 +2,7 @@
 // wasm memory once (uint8 pixels stay uint8); every epoch draws a seeded permutation and each
 // mini-batch is gathered (and scaled) by a kernel. Schedules are evaluated per epoch; the
 // dropout masks use the model's step counter, so the same seed gives bit-identical weights.
-import seedrandom from 'seedrandom';
+import { platform } from './platform/types.js';
 import { checkBatch, checkInputs, checkLabels, type Inputs, type Labels, type Sequential } from './model.js';
 import { checkOptions } from './validate.js';
 
@@ -102,7 +102,7 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
       const epoch = model.epoch;
       for (let i = 0; i < n; i++) perm[i] = i;
       if (o.shuffle !== false) {
-        const rng = seedrandom(`thinnet:${model.seed}:shuffle:${epoch}`);
+        const rng = platform().seedrandom(`thinnet:${model.seed}:shuffle:${epoch}`);
         for (let i = n - 1; i > 0; i--) {
           const j = Math.floor(rng() * (i + 1));
           const t = perm[i]; perm[i] = perm[j]; perm[j] = t;

@@ -6,6 +6,9 @@
 //   [0] job sequence number, written last by the main thread, then notified
 //   [1] sequence number of the last finished job, written by the worker, then notified
 //   [2] kernel index into `names` (-1: quit)    [3] argument count    [4] status (0 ok, 1 error)
+//   [5] start state, written by the worker, then notified: 0 starting, 1 running, 2 failed (the
+//       message is in the error bytes); the main thread may block on it instead of waiting for
+//       the 'ready' message (which needs its event loop)
 // Arguments travel as float64 (exact for every pointer, size and f32 scalar) in a second
 // SharedArrayBuffer; an error message, as UTF-8, in a third.
 
@@ -30,15 +33,6 @@ function thinnetWorker(): void {
   listen(async (msg: any) => {
     if (!msg || msg.type !== 'init') return;
     const CTRL = 16, ARGS = 16, ERR = 512;
-    let fns: any[];
-    try {
-      const instance: WebAssembly.Instance = await WebAssembly.instantiate(msg.module as WebAssembly.Module, { env: { memory: msg.memory } });
-      const exports = instance.exports as any;
-      fns = msg.names.map((n: string) => exports[n]);
-    } catch (e: any) {
-      port.postMessage({ type: 'error', message: String(e && e.message || e) });
-      return;
-    }
     const ctrl = new Int32Array(msg.ctrl);
     const args = new Float64Array(msg.args);
     const errs = new Uint8Array(msg.errors);
@@ -46,9 +40,28 @@ function thinnetWorker(): void {
     const abase = msg.index * ARGS;
     const ebase = msg.index * ERR;
     const encoder = new TextEncoder();
+    const fail = (e: any) => {
+      const bytes = encoder.encode(String(e && e.message || e)).subarray(0, ERR - 1);
+      errs.fill(0, ebase, ebase + ERR);
+      errs.set(bytes, ebase);
+    };
+    let fns: any[];
+    try {
+      const instance: WebAssembly.Instance = await WebAssembly.instantiate(msg.module as WebAssembly.Module, { env: { memory: msg.memory } });
+      const exports = instance.exports as any;
+      fns = msg.names.map((n: string) => exports[n]);
+    } catch (e: any) {
+      fail(e);
+      Atomics.store(ctrl, base + 5, 2);
+      Atomics.notify(ctrl, base + 5);
+      port.postMessage({ type: 'error', message: String(e && e.message || e) });
+      return;
+    }
     // Read the sequence number before announcing readiness: the first job may be posted the
     // moment 'ready' arrives, and must not be mistaken for one already seen.
     let seen = Atomics.load(ctrl, base);
+    Atomics.store(ctrl, base + 5, 1);
+    Atomics.notify(ctrl, base + 5);
     port.postMessage({ type: 'ready' });
     for (;;) {
       // Spin briefly (a job usually follows the last one within microseconds), then sleep.
@@ -72,9 +85,7 @@ function thinnetWorker(): void {
         fns[k].apply(null, a);
       } catch (e: any) {
         status = 1;
-        const bytes = encoder.encode(String(e && e.message || e)).subarray(0, ERR - 1);
-        errs.fill(0, ebase, ebase + ERR);
-        errs.set(bytes, ebase);
+        fail(e);
       }
       ctrl[base + 4] = status;
       Atomics.store(ctrl, base + 1, seq);

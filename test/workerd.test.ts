@@ -59,15 +59,15 @@ function config(dir: string): string {
     `(name = "test/fixtures/workload.mjs", esModule = embed ${embed('test/fixtures/workload.mjs')})`,
     `(name = "build/simd.wasm", wasm = embed ${embed('build/simd.wasm')})`,
   ];
-  const bare = new Set<string>();
+  const bare = new Map<string, string>(); // module name next to its importer → package
   for (const [file, specs] of importGraph(join(root, 'dist/index.browser.js'))) {
     modules.push(`(name = ${JSON.stringify(name(file))}, esModule = embed ${embed(name(file))})`);
     for (const s of specs.filter((x) => !x.startsWith('.'))) {
       if (!(s in packages)) throw new Error(`${name(file)} imports ${s}, which the workerd config does not declare`);
-      bare.add(`${dirname(name(file))}/${s}`);
+      bare.set(`${dirname(name(file))}/${s}`, s);
     }
   }
-  for (const b of bare) modules.push(`(name = ${JSON.stringify(b)}, ${packages[b.slice(b.indexOf('/') + 1)]})`);
+  for (const [b, s] of bare) modules.push(`(name = ${JSON.stringify(b)}, ${packages[s]})`);
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],

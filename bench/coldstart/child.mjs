@@ -1,4 +1,4 @@
-// bench/coldstart/child.mjs <case> <dir>: one cold start, run by bench/coldstart.mjs in a fresh
+// bench/coldstart/child.mjs <case> <dir> [entry]: one cold start, run by bench/coldstart.mjs in a fresh
 // `node` process. Loads a library, loads the MNIST net's weights from a file, predicts one
 // 784-pixel example and prints one line:
 //   PRED {"case", "probs": [10], "t": {boot, import, ready, load, predict}}   (milliseconds)
@@ -10,13 +10,15 @@
 //   node          a bare process: reads the input and prints (the floor of every case)
 //   thinnet       import('thinnet') (the package's Node entry), tn.ready(), tn.loadModel(.tnet)
 //   thinnet-1     the same with tn.ready({ threads: 1 })
+//   base, base-1  the same two with thinnet imported from `entry` (another build's
+//                 dist/index.node.js: bench/coldstart.mjs --baseline)
 //   tfjs          @tensorflow/tfjs-core + @tensorflow/tfjs-backend-wasm (setWasmPaths to the
 //                 node_modules dist folder, otherwise its defaults), weights from a raw float32
 //                 file of the same (dropout-folded) weights, tf.tensor2d per layer
 import { performance } from 'node:perf_hooks';
 
 const boot = performance.now();
-const [which, dir] = process.argv.slice(2);
+const [which, dir, entry] = process.argv.slice(2);
 const t = { boot };
 let last = boot;
 const lap = (name) => { const now = performance.now(); t[name] = now - last; last = now; };
@@ -34,10 +36,10 @@ let probs;
 if (which === 'node') {
   lap('import');
   probs = Array.from(input.subarray(0, 10));
-} else if (which === 'thinnet' || which === 'thinnet-1') {
-  const tn = await import('thinnet');
+} else if (['thinnet', 'thinnet-1', 'base', 'base-1'].includes(which)) {
+  const tn = await import(which.startsWith('base') ? entry : 'thinnet');
   lap('import');
-  await tn.ready(which === 'thinnet-1' ? { threads: 1 } : {});
+  await tn.ready(which.endsWith('-1') ? { threads: 1 } : {});
   lap('ready');
   const model = await tn.loadModel(`${dir}/mnist.tnet`);
   lap('load');
@@ -78,9 +80,9 @@ if (which === 'node') {
 } else {
   throw new Error(`unknown case ${which}`);
 }
-if (which.startsWith('thinnet')) {
-  const tn = await import('thinnet');
-  const info = await tn.ready(which === 'thinnet-1' ? { threads: 1 } : {});
+if (which.startsWith('thinnet') || which.startsWith('base')) {
+  const tn = await import(which.startsWith('base') ? entry : 'thinnet');
+  const info = await tn.ready(which.endsWith('-1') ? { threads: 1 } : {});
   t.info = `build ${info.backend}, threads ${info.threads}`;
 }
 process.stdout.write(`PRED ${JSON.stringify({ case: which, probs, t })}\n`);

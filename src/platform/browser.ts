@@ -1,6 +1,8 @@
 // Browsers, Web Workers, bundlers and edge runtimes: no fs. Builds are fetched from URLs next to
 // this module (bundlers rewrite `new URL(..., import.meta.url)`), or passed in by the user as
 // bytes or a WebAssembly.Module (how edge runtimes such as workerd import wasm).
+import { instantiate } from '@assemblyscript/loader';
+import seedrandom from 'seedrandom';
 import type { BuildName } from '../backend.js';
 import type { Platform, WorkerHandle } from './types.js';
 
@@ -24,6 +26,8 @@ export const browserPlatform: Platform = {
   name: 'browser',
   defaultSource: (build) => buildUrl(build),
   fetchSource: async (url) => fetch(url),
+  instantiate: async (module, imports) => (await instantiate(module, imports as any)).instance,
+  seedrandom: (seed) => seedrandom(seed),
   isolated: () => typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated === true,
   startWorker(source: string): WorkerHandle {
     const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
@@ -38,4 +42,5 @@ export const browserPlatform: Platform = {
   },
   hardwareConcurrency: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1,
   canBlock: () => !isMainThread(),
+  workersStartUnattended: () => false,
 };

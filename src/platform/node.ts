@@ -1,10 +1,21 @@
-// Node: builds are read from the package's build/ folder; workers are worker_threads.
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+// Node: builds are read from the package's build/ folder; workers are worker_threads, loaded on
+// first use (a process that runs on one thread never loads node:worker_threads): synchronously
+// by process.getBuiltinModule (Node >= 20.16, Bun, Deno), else by prepareWorkers().
+import { instantiateSync } from '@assemblyscript/loader';
+import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { BuildName } from '../backend.js';
 import type { Platform, WorkerHandle } from './types.js';
+
+type WorkerThreads = typeof import('node:worker_threads');
+let workerThreads: WorkerThreads | undefined;
+
+function builtinWorkerThreads(): WorkerThreads | undefined {
+  const proc = process as { getBuiltinModule?: (id: string) => unknown };
+  return typeof proc.getBuiltinModule === 'function' ? proc.getBuiltinModule('node:worker_threads') as WorkerThreads : undefined;
+}
+
+let seedrandomPackage: ((seed: string) => () => number) | undefined;
 
 function buildUrl(build: BuildName): URL {
   // src/platform/node.ts and dist/platform/node.js both sit two levels below the package root.
@@ -17,11 +28,26 @@ export const nodePlatform: Platform = {
   async fetchSource(url) {
     const u = typeof url === 'string' && !/^[a-z]+:/i.test(url) ? url : new URL(url);
     if (u instanceof URL && u.protocol !== 'file:') return fetch(u);
-    return readFile(u instanceof URL ? fileURLToPath(u) : u);
+    // A synchronous read of ~60 KB: an asynchronous one costs four thread-pool round trips.
+    const { readFileSync } = await import('node:fs');
+    return readFileSync(u);
+  },
+  instantiate: async (module, imports) => instantiateSync(module, imports as any).instance,
+  seedrandom(seed) {
+    seedrandomPackage ??= createRequire(import.meta.url)('seedrandom') as (seed: string) => () => number;
+    return seedrandomPackage(seed);
   },
   isolated: () => true,
+  async prepareWorkers() {
+    // Only where it cannot be loaded later, synchronously, when the first worker is spawned.
+    if (!workerThreads && typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule !== 'function') {
+      workerThreads = await import('node:worker_threads');
+    }
+  },
   startWorker(source: string): WorkerHandle {
-    const worker = new Worker(source, { eval: true });
+    workerThreads ??= builtinWorkerThreads();
+    if (!workerThreads) throw new Error('thinnet: node:worker_threads is not loaded (prepareWorkers first)');
+    const worker = new workerThreads.Worker(source, { eval: true });
     return {
       post: (message) => worker.postMessage(message),
       onMessage: (listener) => { worker.on('message', listener); },
@@ -32,4 +58,5 @@ export const nodePlatform: Platform = {
   },
   hardwareConcurrency: () => (typeof availableParallelism === 'function' ? availableParallelism() : cpus().length),
   canBlock: () => true,
+  workersStartUnattended: () => true,
 };

@@ -21,10 +21,32 @@ export interface Platform {
   defaultSource(build: BuildName): WasmSource;
   /** Turns a URL or path into something WebAssembly can compile. */
   fetchSource(url: URL | string): Promise<BufferSource | Response>;
+  /**
+   * Instantiates a compiled build with @assemblyscript/loader (Node: instantiateSync — the async
+   * instantiate's `instanceof Response` check would load Node's whole fetch implementation,
+   * ~15 ms of a cold start; elsewhere: instantiate).
+   */
+  instantiate(module: WebAssembly.Module, imports: WebAssembly.Imports): Promise<WebAssembly.Instance>;
+  /**
+   * The `seedrandom` package's default generator for a string seed (weight initialization,
+   * shuffling). Node loads the package on first use with require (sync, ~4 ms): importing
+   * CommonJS through ESM costs ~15 ms of every start, and a cold start that only loads and
+   * predicts never needs it. Elsewhere it is a static import (bundlers handle CommonJS).
+   */
+  seedrandom(seed: string): () => number;
   /** Whether shared memory may be used (browsers: crossOriginIsolated). */
   isolated(): boolean;
+  /** Makes startWorker usable (Node: loads node:worker_threads where it cannot be loaded synchronously). */
+  prepareWorkers?(): Promise<void>;
   /** Starts a worker running the given self-contained JavaScript source. */
   startWorker(source: string): WorkerHandle;
+  /**
+   * Whether a worker boots on its own while the thread that started it blocks in Atomics.wait
+   * (Node's worker_threads: yes; browsers start workers through the page's event loop). Then
+   * the worker pool is started lazily: ready() does not wait for it, and the first job list
+   * that needs workers spawns them and waits (see threads.ts).
+   */
+  workersStartUnattended(): boolean;
   hardwareConcurrency(): number;
   /** Whether this thread may block in Atomics.wait (not a browser's main thread). */
   canBlock(): boolean;
