@@ -46,46 +46,56 @@ export function count_equal_i32(a: usize, b: usize, n: i32): i32 {
 }
 
 /**
- * Monte-Carlo accumulation of one stochastic pass's probabilities p (rows × classes):
- *   sum += p,  sumSq += p²  (rows × classes),  entSum[r] += −Σ_j p_j log p_j  (rows).
+ * Monte-Carlo accumulation of stochastic pass t (0-based) with probabilities p (rows × classes),
+ * as running means (Welford), so that identical passes leave exactly zero spread (a sum of
+ * squares minus a squared sum in float32 leaves ~1e-6):
+ *   d = p − mean;  mean += d / (t + 1);  m2 += d · (p − mean)      (rows × classes)
+ *   entMean[r] += (H(p_r) − entMean[r]) / (t + 1),  H(p) = −Σ_j p_j log p_j   (rows)
+ * Before pass 0 the three buffers hold anything (pass 0 overwrites them).
  */
-export function mc_accumulate_f32(sum: usize, sumSq: usize, entSum: usize, p: usize, rows: i32, classes: i32): void {
+export function mc_accumulate_f32(mean: usize, m2: usize, entMean: usize, p: usize, t: i32, rows: i32, classes: i32): void {
+  const inv: f32 = <f32>(1.0 / <f64>(t + 1));
   for (let r = 0; r < rows; r++) {
     let h: f64 = 0;
     for (let j = 0; j < classes; j++) {
       const o = (<usize>r * <usize>classes + <usize>j) << 2;
       const pj = load<f32>(p + o);
-      store<f32>(sum + o, load<f32>(sum + o) + pj);
-      store<f32>(sumSq + o, load<f32>(sumSq + o) + pj * pj);
+      const m0: f32 = t == 0 ? 0 : load<f32>(mean + o);
+      const d = pj - m0;
+      const m1 = m0 + d * inv;
+      store<f32>(mean + o, m1);
+      store<f32>(m2 + o, (t == 0 ? <f32>0 : load<f32>(m2 + o)) + d * (pj - m1));
       if (pj > 0) h -= <f64>pj * Math.log(<f64>pj);
     }
-    const e = entSum + (<usize>r << 2);
-    store<f32>(e, load<f32>(e) + <f32>h);
+    const e = entMean + (<usize>r << 2);
+    const e0: f32 = t == 0 ? 0 : load<f32>(e);
+    store<f32>(e, e0 + (<f32>h - e0) * inv);
   }
 }
 
 /**
- * Monte-Carlo summaries after k passes: mean = sum / k; variance = max(0, sumSq / k − mean²)
- * (rows × classes); entropy[r] = −Σ_j mean_j log mean_j (the predictive entropy) and
- * mi[r] = max(0, entropy[r] − entSum[r] / k) (mutual information between prediction and
- * weights, the "epistemic" part). mean may alias sum; variance may alias sumSq.
+ * Monte-Carlo summaries after k passes of mc_accumulate_f32: variance = m2 / k (the population
+ * variance of the k probabilities, rows × classes); entropy[r] = −Σ_j mean_j log mean_j (the
+ * predictive entropy) and mi[r] = max(0, entropy[r] − entMean[r]) (mutual information between
+ * prediction and weights, the "epistemic" part; computed in float32 so identical passes give 0).
+ * variance may alias m2.
  */
-export function mc_finalize_f32(mean: usize, variance: usize, entropy: usize, mi: usize,
-                                sum: usize, sumSq: usize, entSum: usize, k: i32, rows: i32, classes: i32): void {
+export function mc_finalize_f32(variance: usize, entropy: usize, mi: usize,
+                                mean: usize, m2: usize, entMean: usize, k: i32, rows: i32, classes: i32): void {
   const inv: f64 = 1.0 / <f64>k;
   for (let r = 0; r < rows; r++) {
     let h: f64 = 0;
     for (let j = 0; j < classes; j++) {
       const o = (<usize>r * <usize>classes + <usize>j) << 2;
-      const m: f64 = <f64>load<f32>(sum + o) * inv;
-      const v: f64 = <f64>load<f32>(sumSq + o) * inv - m * m;
-      store<f32>(mean + o, <f32>m);
+      const m: f64 = <f64>load<f32>(mean + o);
+      const v: f64 = <f64>load<f32>(m2 + o) * inv;
       store<f32>(variance + o, v > 0 ? <f32>v : 0);
       if (m > 0) h -= m * Math.log(m);
     }
     const o = <usize>r << 2;
-    const d = h - <f64>load<f32>(entSum + o) * inv;
-    store<f32>(entropy + o, <f32>h);
-    store<f32>(mi + o, d > 0 ? <f32>d : 0);
+    const hf = <f32>h;
+    const d: f32 = hf - load<f32>(entMean + o);
+    store<f32>(entropy + o, hf);
+    store<f32>(mi + o, d > 0 ? d : 0);
   }
 }

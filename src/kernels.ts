@@ -66,9 +66,9 @@ export interface Kernels {
   gather_rows_f32(y: number, x: number, idx: number, rows: number, cols: number): void;
   gather_i32(y: number, x: number, idx: number, n: number): void;
   count_equal_i32(a: number, b: number, n: number): number;
-  mc_accumulate_f32(sum: number, sumSq: number, entSum: number, p: number, rows: number, classes: number): void;
-  mc_finalize_f32(mean: number, variance: number, entropy: number, mi: number,
-    sum: number, sumSq: number, entSum: number, k: number, rows: number, classes: number): void;
+  mc_accumulate_f32(mean: number, m2: number, entMean: number, p: number, t: number, rows: number, classes: number): void;
+  mc_finalize_f32(variance: number, entropy: number, mi: number,
+    mean: number, m2: number, entMean: number, k: number, rows: number, classes: number): void;
 }
 
 export type KernelName = Exclude<keyof Kernels, 'memory'>;

@@ -88,9 +88,12 @@ export interface Buffers {
   labels: number;
   pred: number;
   stage: number;
-  sum: number;
-  sumSq: number;
-  entSum: number;
+  /** Monte-Carlo running mean of the probabilities, rows × classes. */
+  mcMean: number;
+  /** Monte-Carlo running sum of squared deviations (Welford M2), rows × classes. */
+  mcM2: number;
+  /** Monte-Carlo running mean of the samples' entropies, rows. */
+  mcEntropyMean: number;
   entropy: number;
   mi: number;
 }
@@ -244,9 +247,9 @@ export class Sequential {
       labels: h.alloc(4 * cap),
       pred: h.alloc(4 * cap),
       stage: h.alloc(cap * this.inputSize),
-      sum: h.alloc(4 * cap * C),
-      sumSq: h.alloc(4 * cap * C),
-      entSum: h.alloc(4 * cap),
+      mcMean: h.alloc(4 * cap * C),
+      mcM2: h.alloc(4 * cap * C),
+      mcEntropyMean: h.alloc(4 * cap),
       entropy: h.alloc(4 * cap),
       mi: h.alloc(4 * cap),
     };
@@ -259,7 +262,7 @@ export class Sequential {
     const b = this.buf;
     if (!b) return;
     const h = this.rt.heap;
-    for (const p of [...b.acts, b.dA, b.dB, b.probs, b.labels, b.pred, b.stage, b.sum, b.sumSq, b.entSum, b.entropy, b.mi]) h.free(p);
+    for (const p of [...b.acts, b.dA, b.dB, b.probs, b.labels, b.pred, b.stage, b.mcMean, b.mcM2, b.mcEntropyMean, b.entropy, b.mi]) h.free(p);
     for (const l of this.net) l.release(this.rt);
     this.buf = undefined;
   }
@@ -423,17 +426,14 @@ export class Sequential {
     for (let s = 0; s < n; s += b.cap) {
       const m = Math.min(b.cap, n - s);
       this.stageInputs(b, x, s, m);
-      h.f32(b.sum, m * C).fill(0);
-      h.f32(b.sumSq, m * C).fill(0);
-      h.f32(b.entSum, m).fill(0);
       for (let t = 0; t < samples; t++) {
         const logits = this.forward(b, m, { kind: 'sample', seed, step: t });
         k.softmax_forward_f32(b.probs, logits, m, C);
-        k.mc_accumulate_f32(b.sum, b.sumSq, b.entSum, b.probs, m, C);
+        k.mc_accumulate_f32(b.mcMean, b.mcM2, b.mcEntropyMean, b.probs, t, m, C); // running mean, M2, mean entropy
       }
-      k.mc_finalize_f32(b.sum, b.sumSq, b.entropy, b.mi, b.sum, b.sumSq, b.entSum, samples, m, C);
-      res.mean.set(h.f32(b.sum, m * C), s * C);
-      res.variance.set(h.f32(b.sumSq, m * C), s * C);
+      k.mc_finalize_f32(b.mcM2, b.entropy, b.mi, b.mcMean, b.mcM2, b.mcEntropyMean, samples, m, C);
+      res.mean.set(h.f32(b.mcMean, m * C), s * C);
+      res.variance.set(h.f32(b.mcM2, m * C), s * C);
       res.entropy.set(h.f32(b.entropy, m), s);
       res.mutualInformation.set(h.f32(b.mi, m), s);
     }
