@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { haveChromium, launchChromium, missingInCI, skipReason, watchErrors } from './helpers/chromium';
+import { nodeAnswer, runWorkerd, workerdBinary, workerdModel } from './helpers/workerd';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const workloadFile = fileURLToPath(new URL('./fixtures/workload.mjs', import.meta.url));
@@ -191,6 +192,27 @@ describe('npm pack', () => {
       expect(numbers, entry).toEqual(expected);
     }
   });
+
+  const workerd = workerdBinary();
+  if (workerd || process.env.CI) {
+    test('workerd runs the installed package (browser entry, its build/simd.wasm as a module) with Node\'s numbers, bit for bit', async () => {
+      if (!workerd) throw new Error('the workerd binary is missing or does not run: `npm ci` should install it (devDependency workerd)');
+      const tn = await import('../dist/index.node.js');
+      await tn.ready({ backend: 'simd', threads: 1 });
+      const modelBytes = await workerdModel(tn);
+      const expected = await nodeAnswer(tn, modelBytes);
+      await tn.close();
+      // Module names mirror the fresh project: worker.mjs imports ./node_modules/thinnet/dist/index.browser.js.
+      const { status, result, ms } = await runWorkerd(workerd.path, { base: join(dir, 'app'), pkg: 'node_modules/thinnet' }, modelBytes);
+      expect(result.error, result.error).toBeUndefined();
+      expect(status).toBe(200);
+      expect(result.runtime.name).toBe('workerd');
+      expect(result).toMatchObject(expected);
+      console.log(`workerd from the tarball: started and answered in ${ms} ms`);
+    }, 60_000);
+  } else {
+    test.skip('workerd from the tarball skipped: the workerd binary is missing (npm install)', () => {});
+  }
 
   if (haveChromium || process.env.CI) {
     test('a page built with Vite in the fresh project runs in Chromium with the same numbers, bit for bit', async () => {
