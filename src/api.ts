@@ -8,7 +8,7 @@ export {
 export { memoryInfo } from './info.js';
 export type { BuildName, Features } from './backend.js';
 export { sequential, Sequential, type SequentialConfig, type CompileOptions, type Loss, type Inputs, type Labels,
-  type EvaluateResult, type PredictOptions, type Uncertainty, type WeightsEntry } from './model.js';
+  type EvaluateResult, type PredictOptions, type ActivationsOptions, type Uncertainty, type WeightsEntry } from './model.js';
 export type { FitOptions, History, EpochLogs, BatchLogs } from './train.js';
 export { loadModel, FORMAT_VERSION } from './io.js';
 export * as layers from './layers/index.js';

@@ -256,7 +256,14 @@ function decode(src: ByteSource): Sequential {
       throw bad(`the stored architecture has ${model.paramCount} parameters but the file holds ${P}`);
     }
     model.savedOptimizer = saved;
-    model.step = Number.isInteger(header.step) ? header.step : 0;
+    if (header.loss !== undefined) {
+    if (header.loss !== 'softmaxCrossEntropy' && header.loss !== 'meanSquaredError') {
+      model.dispose();
+      throw bad(`corrupted header (unknown loss ${JSON.stringify(header.loss)})`);
+    }
+    model.loss = header.loss; // evaluate / predict / a later compile() without a loss use it
+  }
+  model.step = Number.isInteger(header.step) ? header.step : 0;
     model.epoch = Number.isInteger(header.epoch) ? header.epoch : 0;
     return model;
   } catch (e) {

@@ -1,7 +1,8 @@
 // Sequential models: a list of layers over one parameter block and one gradient block (llm.c
 // style: weights of every dense layer first, then every bias), batch buffers reused across calls,
-// training steps, evaluation, prediction by weight scaling or Monte-Carlo averaging, and folding
-// the paper's weight scaling into the weights.
+// training steps (softmax cross-entropy for classifiers, mean squared error for autoencoders and
+// regression), evaluation, prediction by weight scaling, Monte-Carlo averaging or one thinned
+// network, hidden activations, and folding the paper's weight scaling into the weights.
 import { Activation } from './layers/activation.js';
 import { Dense } from './layers/dense.js';
 import { Dropout, GaussianDropout } from './layers/dropout.js';
@@ -11,9 +12,16 @@ import { restoreOptimizerState, type Optimizer, type OptimizerState, type SavedO
 import { MIN_ELEMENTS_PER_THREAD, runtime, type Runtime } from './runtime.js';
 import type { FitOptions, History } from './train.js';
 import { platform } from './platform/types.js';
-import { checkOptions, checkU32 } from './validate.js';
+import { checkOneOf, checkOptions, checkU32 } from './validate.js';
 
-export type Loss = 'softmaxCrossEntropy';
+/**
+ * 'softmaxCrossEntropy' (classifiers: the last layer's outputs are logits, y are class labels);
+ * 'meanSquaredError' (autoencoders, regression: the last layer's outputs are the predictions, y
+ * are float targets N×outputs; the per-example loss is the mean over the outputs,
+ * (1/D)·Σ_j (ŷ_j − y_j)², as tf.js / Keras meanSquaredError).
+ */
+export type Loss = 'softmaxCrossEntropy' | 'meanSquaredError';
+const LOSSES: readonly Loss[] = ['softmaxCrossEntropy', 'meanSquaredError'];
 
 export interface SequentialConfig {
   /** Shape of one example (its product is the number of input features), e.g. [784] or [28, 28]. */
@@ -30,18 +38,28 @@ export interface SaveOptions {
 
 export interface CompileOptions {
   optimizer: Optimizer;
-  /** Default 'softmaxCrossEntropy' (the only loss so far). */
+  /**
+   * 'softmaxCrossEntropy' (needs at least 2 outputs) or 'meanSquaredError' (see Loss). Default:
+   * the model's loss (model.loss: 'softmaxCrossEntropy' for a new model; a loaded model keeps the
+   * loss it was saved with).
+   */
   loss?: Loss;
 }
 
 /** Inputs: N×features, float32 as is, or uint8 pixels scaled by 1/255 (in a kernel). */
 export type Inputs = Float32Array | Uint8Array;
-/** Labels: N integer class indices, or N×classes one-hot float32 rows. */
-export type Labels = Uint8Array | Uint16Array | Int32Array | Uint32Array | Float32Array | number[];
+/**
+ * Labels: N integer class indices, or N×classes one-hot float32 rows (softmaxCrossEntropy);
+ * for 'meanSquaredError', N×outputs float targets (Float32Array, Float64Array or number[]).
+ */
+export type Labels = Uint8Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | number[];
 
 export interface EvaluateResult {
+  /** Mean over the examples of the per-example loss (cross-entropy, or MSE's mean over the outputs). */
   loss: number;
+  /** Fraction classified correctly (argmax); NaN for a 'meanSquaredError' model. */
   accuracy: number;
+  /** 1 − accuracy; NaN for a 'meanSquaredError' model. */
   error: number;
 }
 
@@ -50,6 +68,27 @@ export interface PredictOptions {
   batchSize?: number;
   /** Monte-Carlo model averaging: mean of this many stochastic (thinned) passes. Default 0 (weight scaling). */
   mc?: number;
+  /**
+   * The prediction of one thinned network: the masks of Monte-Carlo sample `sample` (an integer
+   * ≥ 0), the same masks predict({ mc: k }) and predictWithUncertainty use for samples t < k
+   * (with the same batchSize: a mask depends on the row's position within its batch). Not
+   * together with `mc`.
+   */
+  sample?: number;
+}
+
+export interface ActivationsOptions {
+  /** Index into model.config.layers: the output of that layer (after its activation) is returned. */
+  layer: number;
+  /**
+   * false (default): evaluation mode, as predict() (weight scaling). true: training mode, the
+   * dropout masks of training step `step`.
+   */
+  training?: boolean;
+  /** With training: true, the step whose masks are used (default model.step). */
+  step?: number;
+  /** Rows per pass (default 1000). */
+  batchSize?: number;
 }
 
 export interface Uncertainty {
@@ -84,8 +123,12 @@ export interface Buffers {
   acts: number[];
   dA: number;
   dB: number;
+  /** Softmax probabilities (softmaxCrossEntropy), rows × outputs. */
   probs: number;
+  /** Integer labels (softmaxCrossEntropy), rows. */
   labels: number;
+  /** Float targets (meanSquaredError), rows × outputs. */
+  targets: number;
   pred: number;
   stage: number;
   /** Monte-Carlo running mean of the probabilities, rows × classes. */
@@ -115,7 +158,7 @@ export class Sequential {
   readonly seed: number;
   /** Features per example. */
   readonly inputSize: number;
-  /** Classes (width of the last layer). */
+  /** Classes, or outputs of a regression / autoencoder model (width of the last layer). */
   readonly outputSize: number;
   /** @internal The layers that run (a trailing softmax is folded into the loss / predict). */
   readonly net: Layer[];
@@ -131,7 +174,10 @@ export class Sequential {
   epoch = 0;
   /** Set to true (e.g. in a callback) to stop fit() after the current batch. */
   stopTraining = false;
+  /** The loss fit/evaluate use (set by compile; saved with the model). */
   loss: Loss = 'softmaxCrossEntropy';
+  /** @internal The last user layer is a softmax, folded into the loss (net ends at the logits). */
+  readonly foldedSoftmax: boolean;
   /** @internal */ optimizer: Optimizer | undefined;
   /** @internal */ optState: OptimizerState | undefined;
   /**
@@ -156,8 +202,9 @@ export class Sequential {
     this.rt = runtime();
     this.net = buildLayers(this.config.layers, this.inputSize);
     this.outputSize = this.net[this.net.length - 1].outF;
+    const last = this.config.layers[this.config.layers.length - 1];
+    this.foldedSoftmax = (last.type === 'activation' || last.type === 'dense') && last.activation === 'softmax';
     if (!this.net.some((l) => l.weightCount > 0)) throw new RangeError('thinnet.sequential: the model needs at least one dense layer');
-    if (this.outputSize < 2) throw new RangeError(`thinnet.sequential: the last layer has ${this.outputSize} output; softmaxCrossEntropy needs at least 2 classes`);
     let w = 0;
     for (const l of this.net) { l.wOff = w; w += l.weightCount; }
     let b = w;
@@ -209,9 +256,12 @@ export class Sequential {
     const o = checkOptions('compile', options);
     const opt = o.optimizer as Optimizer | undefined;
     if (!opt || typeof opt.create !== 'function') throw new TypeError('thinnet.compile: optimizer must be tn.optimizers.sgd(...) or tn.optimizers.adam(...)');
-    if (o.loss !== undefined && o.loss !== 'softmaxCrossEntropy') {
-      throw new RangeError(`thinnet.compile: loss must be 'softmaxCrossEntropy', got ${String(o.loss)}`);
+    const loss = o.loss === undefined ? this.loss : checkOneOf('compile', 'loss', o.loss, LOSSES);
+    if (loss === 'softmaxCrossEntropy' && this.outputSize < 2) {
+      throw new RangeError(`thinnet.compile: the last layer has ${this.outputSize} output; softmaxCrossEntropy needs at least 2 classes (for one output use loss: 'meanSquaredError')`);
     }
+    if (loss === 'meanSquaredError' && this.foldedSoftmax) throw new RangeError(`thinnet.compile: ${SOFTMAX_MSE}`);
+    this.loss = loss; // saved with the model (io.ts header), so a loaded model keeps it
     this.optState?.dispose();
     this.optimizer = opt;
     this.optState = opt.create(this.rt, this.paramCount);
@@ -245,6 +295,7 @@ export class Sequential {
       dB: h.alloc(4 * cap * maxW),
       probs: h.alloc(4 * cap * C),
       labels: h.alloc(4 * cap),
+      targets: h.alloc(4 * cap * C),
       pred: h.alloc(4 * cap),
       stage: h.alloc(cap * this.inputSize),
       mcMean: h.alloc(4 * cap * C),
@@ -262,7 +313,7 @@ export class Sequential {
     const b = this.buf;
     if (!b) return;
     const h = this.rt.heap;
-    for (const p of [...b.acts, b.dA, b.dB, b.probs, b.labels, b.pred, b.stage, b.mcMean, b.mcM2, b.mcEntropyMean, b.entropy, b.mi]) h.free(p);
+    for (const p of [...b.acts, b.dA, b.dB, b.probs, b.labels, b.targets, b.pred, b.stage, b.mcMean, b.mcM2, b.mcEntropyMean, b.entropy, b.mi]) h.free(p);
     for (const l of this.net) l.release(this.rt);
     this.buf = undefined;
   }
@@ -283,11 +334,43 @@ export class Sequential {
     }
   }
 
-  /** @internal Forward pass over the input buffer; returns the logits pointer. */
-  forward(b: Buffers, batch: number, mode: Mode): number {
+  /**
+   * @internal Checks y for the model's loss: Int32Array labels (softmaxCrossEntropy) or
+   * Float32Array targets N×outputs (meanSquaredError).
+   */
+  checkY(op: string, y: unknown, n: number): Int32Array | Float32Array {
+    return this.loss === 'meanSquaredError' ? checkTargets(op, y, n, this.outputSize) : checkLabels(op, y, n, this.outputSize);
+  }
+
+  /** @internal Copies rows [start, start + n) of checked y (see checkY) into the label / target buffer. */
+  stageY(b: Buffers, y: Int32Array | Float32Array, start: number, n: number): void {
+    if (y instanceof Float32Array) {
+      const C = this.outputSize;
+      this.rt.heap.f32(b.targets, n * C).set(y.subarray(start * C, (start + n) * C));
+    } else {
+      this.rt.heap.i32(b.labels, n).set(y.subarray(start, start + n));
+    }
+  }
+
+  /**
+   * @internal Forward pass over the input buffer through net[0..last] (default: all); returns the
+   * output pointer (the logits, for the whole net).
+   */
+  forward(b: Buffers, batch: number, mode: Mode, last = this.net.length - 1): number {
     const e = this.exec();
-    for (let i = 0; i < this.net.length; i++) this.net[i].forward(e, b.acts[i + 1], b.acts[i], batch, mode);
-    return b.acts[this.net.length];
+    for (let i = 0; i <= last; i++) this.net[i].forward(e, b.acts[i + 1], b.acts[i], batch, mode);
+    return b.acts[last + 1];
+  }
+
+  /**
+   * @internal The summed loss of a batch whose outputs were just computed (labels / targets in
+   * the buffers). Softmax cross-entropy leaves the probabilities in b.probs.
+   */
+  batchLoss(b: Buffers, out: number, batch: number): number {
+    const C = this.outputSize;
+    // scale 1 and the division here: 1/C is not a float32 for most C
+    if (this.loss === 'meanSquaredError') return this.rt.kernels.mse_forward_f32(out, b.targets, 1, batch * C) / C;
+    return this.rt.kernels.softmax_xent_forward_f32(b.probs, 0, out, b.labels, batch, C);
   }
 
   /** @internal Backward from dlogits in b.dA; writes the whole gradient block. */
@@ -310,7 +393,7 @@ export class Sequential {
   trainStep(b: Buffers, batch: number, epoch: number): { lossSum: number; correct: number } {
     const mode: Mode = { kind: 'train', seed: this.seed, step: this.step };
     const lossSum = this.lossAndBackward(b, batch, mode);
-    const correct = this.countCorrect(b, batch);
+    const correct = this.loss === 'meanSquaredError' ? 0 : this.countCorrect(b, batch);
     if (!Number.isFinite(lossSum)) return { lossSum, correct };
     this.optState!.update(this, epoch);
     this.applyMaxNorm();
@@ -321,10 +404,12 @@ export class Sequential {
   private lossAndBackward(b: Buffers, batch: number, mode: Mode): number {
     const k = this.rt.kernels;
     const C = this.outputSize;
-    const logits = this.forward(b, batch, mode);
-    const lossSum = k.softmax_xent_forward_f32(b.probs, 0, logits, b.labels, batch, C);
+    const out = this.forward(b, batch, mode);
+    const lossSum = this.batchLoss(b, out, batch);
     if (!Number.isFinite(lossSum)) return lossSum;
-    k.softmax_xent_backward_f32(b.dA, b.probs, b.labels, 1 / batch, batch, C);
+    // the gradient of the mean loss over the batch
+    if (this.loss === 'meanSquaredError') k.mse_backward_f32(b.dA, out, b.targets, 1 / (batch * C), batch * C);
+    else k.softmax_xent_backward_f32(b.dA, b.probs, b.labels, 1 / batch, batch, C);
     this.backward(b, batch, mode);
     return lossSum;
   }
@@ -348,49 +433,58 @@ export class Sequential {
 
   // ---- public inference ----------------------------------------------------------------------
 
-  /** Loss, accuracy and error (1 − accuracy) in evaluation mode (weight scaling). */
+  /**
+   * Loss, accuracy and error (1 − accuracy) in evaluation mode (weight scaling). For a
+   * 'meanSquaredError' model y are the targets and accuracy and error are NaN.
+   */
   evaluate(x: Inputs, y: Labels, options: { batchSize?: number } = {}): EvaluateResult {
     this.assertLive('evaluate');
     const n = checkInputs('evaluate', x, this.inputSize);
-    const labels = checkLabels('evaluate', y, n, this.outputSize);
+    const targets = this.checkY('evaluate', y, n);
     const bs = checkBatch('evaluate', options.batchSize ?? 1000);
     const b = this.buffers(Math.min(bs, Math.max(n, 1)));
-    const k = this.rt.kernels;
+    const mse = this.loss === 'meanSquaredError';
     let lossSum = 0, correct = 0;
     for (let s = 0; s < n; s += b.cap) {
       const m = Math.min(b.cap, n - s);
       this.stageInputs(b, x, s, m);
-      this.rt.heap.i32(b.labels, m).set(labels.subarray(s, s + m));
-      const logits = this.forward(b, m, { kind: 'eval', seed: this.seed, step: 0 });
-      lossSum += k.softmax_xent_forward_f32(b.probs, 0, logits, b.labels, m, this.outputSize);
-      correct += this.countCorrect(b, m);
+      this.stageY(b, targets, s, m);
+      const out = this.forward(b, m, { kind: 'eval', seed: this.seed, step: 0 });
+      lossSum += this.batchLoss(b, out, m);
+      if (!mse) correct += this.countCorrect(b, m);
     }
-    const accuracy = n ? correct / n : 0;
+    const accuracy = mse ? NaN : n ? correct / n : 0;
     return { loss: n ? lossSum / n : 0, accuracy, error: 1 - accuracy };
   }
 
   /**
    * Class probabilities, a Float32Array N×classes (a plain array rather than a Tensor: nothing
-   * to dispose). Default: the paper's weight scaling (one deterministic pass). `mc: k`: the mean
-   * of k stochastic passes (Monte-Carlo model averaging over thinned networks).
+   * to dispose); for a 'meanSquaredError' model, the outputs themselves (no softmax). Default:
+   * the paper's weight scaling (one deterministic pass). `mc: k`: the mean of k stochastic passes
+   * (Monte-Carlo model averaging over thinned networks). `sample: t`: one thinned network, the
+   * t-th of those passes.
    */
   predict(x: Inputs, options: PredictOptions = {}): Float32Array {
     this.assertLive('predict');
     const o = checkOptions('predict', options);
+    if (o.mc !== undefined && o.sample !== undefined) {
+      throw new RangeError('thinnet.predict: give either mc (average of k thinned networks) or sample (one thinned network), not both');
+    }
     const mc = o.mc === undefined ? 0 : checkCount('predict', 'mc', o.mc, true);
     if (mc > 0) return this.monteCarlo('predict', x, mc, o.batchSize as number | undefined).mean;
+    const sample = o.sample === undefined ? undefined : checkU32('predict', 'sample', o.sample);
     const n = checkInputs('predict', x, this.inputSize);
     const bs = checkBatch('predict', (o.batchSize as number | undefined) ?? 1000);
     const b = this.buffers(Math.min(bs, Math.max(n, 1)));
     const C = this.outputSize;
     const out = new Float32Array(n * C);
+    const mode: Mode = sample === undefined ? { kind: 'eval', seed: this.seed, step: 0 }
+      : { kind: 'sample', seed: (this.seed ^ MC_SALT) >>> 0, step: sample };
     const run = () => {
       for (let s = 0; s < n; s += b.cap) {
         const m = Math.min(b.cap, n - s);
         this.stageInputs(b, x, s, m);
-        const logits = this.forward(b, m, { kind: 'eval', seed: this.seed, step: 0 });
-        this.rt.kernels.softmax_forward_f32(b.probs, logits, m, C);
-        out.set(this.rt.heap.f32(b.probs, m * C), s * C);
+        out.set(this.rt.heap.f32(this.outputs(b, this.forward(b, m, mode), m), m * C), s * C);
       }
     };
     // A few examples (a few ms of work) run on the threads already running: they never wait for
@@ -404,12 +498,59 @@ export class Sequential {
    * Monte-Carlo dropout: `samples` stochastic passes (masks from a seed salted away from the
    * training masks, step = sample index, so the result is reproducible). Returns the predictive
    * mean and variance per class, the predictive entropy and the mutual information per example.
+   * For a 'meanSquaredError' model: the mean and variance of the outputs; entropy and
+   * mutualInformation are NaN.
    */
   predictWithUncertainty(x: Inputs, options: { samples?: number; batchSize?: number } = {}): Uncertainty {
     this.assertLive('predictWithUncertainty');
     const o = checkOptions('predictWithUncertainty', options);
     const k = o.samples === undefined ? 50 : checkCount('predictWithUncertainty', 'samples', o.samples, false);
     return this.monteCarlo('predictWithUncertainty', x, k, o.batchSize as number | undefined);
+  }
+
+  /**
+   * The output of user layer `layer` (an index into config.layers, after that layer and its
+   * activation), a Float32Array N×width, in evaluation mode (weight scaling, as predict) unless
+   * `training: true` (the dropout masks of training step `step`, default model.step). For a
+   * trailing softmax folded into the loss, its output is the softmax of the logits.
+   */
+  activations(x: Inputs, options: ActivationsOptions): Float32Array {
+    this.assertLive('activations');
+    const o = checkOptions('activations', options);
+    const L = this.config.layers.length;
+    const i = o.layer;
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= L) {
+      throw new RangeError(`thinnet.activations: layer must be an integer index into the model's ${L} layers (0 to ${L - 1}), got ${String(i)}`);
+    }
+    if (o.training !== undefined && typeof o.training !== 'boolean') throw new TypeError('thinnet.activations: training must be a boolean');
+    if (o.step !== undefined && o.training !== true) throw new RangeError('thinnet.activations: step only applies with training: true');
+    const step = o.step === undefined ? this.step : checkU32('activations', 'step', o.step);
+    const mode: Mode = o.training ? { kind: 'sample', seed: this.seed, step } : { kind: 'eval', seed: this.seed, step: 0 };
+    // the last internal layer of user layer i (a dense layer's activation belongs to it); a folded
+    // softmax has no internal layer (or only its dense part): run the whole net, then softmax
+    let last = -1;
+    this.net.forEach((l, j) => { if (l.index <= i) last = j; });
+    const softmax = this.foldedSoftmax && i === L - 1;
+    const n = checkInputs('activations', x, this.inputSize);
+    const bs = checkBatch('activations', (o.batchSize as number | undefined) ?? 1000);
+    const b = this.buffers(Math.min(bs, Math.max(n, 1)));
+    const W = last < 0 ? this.inputSize : this.net[last].outF;
+    const out = new Float32Array(n * W);
+    for (let s = 0; s < n; s += b.cap) {
+      const m = Math.min(b.cap, n - s);
+      this.stageInputs(b, x, s, m);
+      let y = last < 0 ? b.acts[0] : this.forward(b, m, mode, last);
+      if (softmax) { this.rt.kernels.softmax_forward_f32(b.probs, y, m, W); y = b.probs; }
+      out.set(this.rt.heap.f32(y, m * W), s * W);
+    }
+    return out;
+  }
+
+  /** @internal The model's outputs from the last layer's: softmax probabilities (in b.probs), or the outputs themselves (MSE). */
+  private outputs(b: Buffers, out: number, m: number): number {
+    if (this.loss === 'meanSquaredError') return out;
+    this.rt.kernels.softmax_forward_f32(b.probs, out, m, this.outputSize);
+    return b.probs;
   }
 
   private monteCarlo(op: string, x: Inputs, samples: number, batchSize: number | undefined): Uncertainty {
@@ -427,9 +568,8 @@ export class Sequential {
       const m = Math.min(b.cap, n - s);
       this.stageInputs(b, x, s, m);
       for (let t = 0; t < samples; t++) {
-        const logits = this.forward(b, m, { kind: 'sample', seed, step: t });
-        k.softmax_forward_f32(b.probs, logits, m, C);
-        k.mc_accumulate_f32(b.mcMean, b.mcM2, b.mcEntropyMean, b.probs, t, m, C); // running mean, M2, mean entropy
+        const p = this.outputs(b, this.forward(b, m, { kind: 'sample', seed, step: t }), m);
+        k.mc_accumulate_f32(b.mcMean, b.mcM2, b.mcEntropyMean, p, t, m, C); // running mean, M2, mean entropy
       }
       k.mc_finalize_f32(b.mcM2, b.entropy, b.mi, b.mcMean, b.mcM2, b.mcEntropyMean, samples, m, C);
       res.mean.set(h.f32(b.mcMean, m * C), s * C);
@@ -437,6 +577,7 @@ export class Sequential {
       res.entropy.set(h.f32(b.entropy, m), s);
       res.mutualInformation.set(h.f32(b.mi, m), s);
     }
+    if (this.loss === 'meanSquaredError') { res.entropy.fill(NaN); res.mutualInformation.fill(NaN); } // not probabilities
     return res;
   }
 
@@ -449,11 +590,11 @@ export class Sequential {
     this.assertLive('computeGradients');
     const n = checkInputs('computeGradients', x, this.inputSize);
     if (n === 0) throw new RangeError('thinnet.computeGradients: x has no rows');
-    const labels = checkLabels('computeGradients', y, n, this.outputSize);
+    const labels = this.checkY('computeGradients', y, n);
     const step = options.step === undefined ? this.step : checkU32('computeGradients', 'step', options.step);
     const b = this.buffers(n);
     this.stageInputs(b, x, 0, n);
-    this.rt.heap.i32(b.labels, n).set(labels);
+    this.stageY(b, labels, 0, n);
     const lossSum = this.lossAndBackward(b, n, { kind: 'train', seed: this.seed, step });
     return { loss: lossSum / n, gradients: this.rt.heap.f32(this.grads, this.paramCount).slice() };
   }
@@ -462,13 +603,13 @@ export class Sequential {
   trainingLoss(x: Inputs, y: Labels, options: { step?: number } = {}): number {
     this.assertLive('trainingLoss');
     const n = checkInputs('trainingLoss', x, this.inputSize);
-    const labels = checkLabels('trainingLoss', y, n, this.outputSize);
+    const labels = this.checkY('trainingLoss', y, n);
     const step = options.step === undefined ? this.step : checkU32('trainingLoss', 'step', options.step);
     const b = this.buffers(Math.max(n, 1));
     this.stageInputs(b, x, 0, n);
-    this.rt.heap.i32(b.labels, n).set(labels);
-    const logits = this.forward(b, n, { kind: 'train', seed: this.seed, step });
-    return this.rt.kernels.softmax_xent_forward_f32(b.probs, 0, logits, b.labels, n, this.outputSize) / n;
+    this.stageY(b, labels, 0, n);
+    const out = this.forward(b, n, { kind: 'train', seed: this.seed, step });
+    return this.batchLoss(b, out, n) / n;
   }
 
   // ---- parameters ------------------------------------------------------------------------------
@@ -547,6 +688,7 @@ export class Sequential {
     });
     if (pending) throw new Error(`thinnet.foldDropout: dropout layer ${pending.at} ('paper' convention) is the last layer; nothing to fold it into`);
     const folded = new Sequential({ inputShape: [...this.config.inputShape], seed: this.seed, layers: keepLayers }, false);
+    folded.loss = this.loss;
     const k = this.rt.kernels;
     for (const l of this.net) {
       if (!(l instanceof Dense)) continue;
@@ -584,7 +726,8 @@ export class Sequential {
 
   /** A one-line-per-layer description. */
   summary(): string {
-    const lines = [`Sequential: ${this.inputSize} inputs → ${this.outputSize} classes, ${this.paramCount} parameters, seed ${this.seed}`];
+    const what = this.loss === 'meanSquaredError' ? 'outputs (meanSquaredError)' : 'classes';
+    const lines = [`Sequential: ${this.inputSize} inputs → ${this.outputSize} ${what}, ${this.paramCount} parameters, seed ${this.seed}`];
     this.config.layers.forEach((s, i) => {
       const extra = s.type === 'dense' ? `units=${s.units} activation=${s.activation ?? 'linear'}${s.maxNorm ? ` maxNorm=${s.maxNorm}` : ''}`
         : s.type === 'dropout' ? `keep=${s.keep} convention=${s.convention ?? 'paper'}`
@@ -610,6 +753,9 @@ export class Sequential {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------
+
+const SOFTMAX_MSE = "loss 'meanSquaredError' needs a last layer without softmax (a trailing softmax is fused with softmaxCrossEntropy); use a linear or sigmoid output";
+
 
 function buildLayers(specs: readonly LayerSpec[], inputSize: number): Layer[] {
   const net: Layer[] = [];
@@ -715,6 +861,31 @@ export function checkLabels(op: string, y: unknown, n: number, classes: number):
     out[r] = v;
   }
   return out;
+}
+
+/**
+ * Checks regression / autoencoder targets (N×outputs floats: Float32Array, Float64Array or
+ * number[]) and returns them as a Float32Array (the same array when it already is one).
+ */
+export function checkTargets(op: string, y: unknown, n: number, outputs: number): Float32Array {
+  const ok = y instanceof Float32Array || y instanceof Float64Array || Array.isArray(y);
+  if (!ok) {
+    const got = y === null ? 'null' : typeof y === 'object' ? (y as object).constructor?.name : typeof y;
+    const hint = y instanceof Uint8Array ? ' (a Uint8Array would be taken as raw values 0–255, not as pixels scaled to [0, 1]: pass Float32Array.from(y, (v) => v / 255))' : '';
+    throw new TypeError(`thinnet.${op}: with loss 'meanSquaredError', y must be float targets N×${outputs} (Float32Array, Float64Array or number[]), got ${got}${hint}`);
+  }
+  const a = y as ArrayLike<number>;
+  if (a.length !== n * outputs) {
+    throw new RangeError(`thinnet.${op}: x has ${n} rows, so y (loss 'meanSquaredError') needs ${n} × ${outputs} = ${n * outputs} targets (one row of ${outputs} outputs per example), got ${a.length}` +
+      (a.length === n && outputs > 1 ? ' (one value per row: class labels? those need loss softmaxCrossEntropy)' : ''));
+  }
+  const t = y instanceof Float32Array ? y : Float32Array.from(a);
+  for (let i = 0; i < t.length; i++) {
+    if (!Number.isFinite(t[i])) {
+      throw new RangeError(`thinnet.${op}: target y[${i}] (row ${Math.floor(i / outputs)}, output ${i % outputs}) is ${a[i]}; targets must be finite${Number.isFinite(a[i]) ? ' float32 values' : ''}`);
+    }
+  }
+  return t;
 }
 
 export function checkBatch(op: string, v: unknown): number {

@@ -2,14 +2,18 @@
 // wasm memory once (uint8 pixels stay uint8); every epoch draws a seeded permutation and each
 // mini-batch is gathered (and scaled) by a kernel. Schedules are evaluated per epoch; the
 // dropout masks use the model's step counter, so the same seed gives bit-identical weights.
+// With loss 'meanSquaredError' the targets (N×outputs float32) are copied in and gathered the same
+// way (an autoencoder's y === x shares x's block), and accuracy / error are NaN.
 import { platform } from './platform/types.js';
-import { checkBatch, checkInputs, checkLabels, type Inputs, type Labels, type Sequential } from './model.js';
+import { checkBatch, checkInputs, type Inputs, type Labels, type Sequential } from './model.js';
 import { checkOptions } from './validate.js';
 
 export interface EpochLogs {
   /** 0-based index over the model's whole training (continues across fit calls). */
   epoch: number;
+  /** Mean training loss over the epoch's examples (with the dropout masks of training). */
   loss: number;
+  /** Training accuracy (argmax) over the epoch; NaN for a 'meanSquaredError' model (as error, valAccuracy, valError). */
   accuracy: number;
   error: number;
   valLoss?: number;
@@ -26,7 +30,7 @@ export interface BatchLogs {
   /** 0-based batch index within the epoch. */
   batch: number;
   batches: number;
-  /** Mean loss and accuracy of this batch. */
+  /** Mean loss and accuracy of this batch (accuracy NaN for a 'meanSquaredError' model). */
   loss: number;
   accuracy: number;
   /** Examples seen so far in this epoch. */
@@ -66,7 +70,11 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
   const F = model.inputSize;
   const n = checkInputs('fit', x, F);
   if (n === 0) throw new RangeError('thinnet.fit: x has no rows');
-  const labels = checkLabels('fit', y, n, model.outputSize);
+  const labels = model.checkY('fit', y, n);
+  const mse = labels instanceof Float32Array;
+  const C = model.outputSize;
+  // an autoencoder's targets are its inputs: one block serves both
+  const shared = mse && y === x && C === F;
   const epochs = o.epochs === undefined ? 1 : o.epochs;
   if (typeof epochs !== 'number' || !Number.isInteger(epochs) || epochs < 0) throw new RangeError(`thinnet.fit: epochs must be an integer ≥ 0, got ${String(epochs)}`);
   const bs = checkBatch('fit', o.batchSize ?? 100);
@@ -76,7 +84,7 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
     val = Array.isArray(v) ? { x: v[0], y: v[1] } : (v as { x: Inputs; y: Labels });
     if (!val || val.x === undefined || val.y === undefined) throw new TypeError('thinnet.fit: validationData must be {x, y} or [x, y]');
     const vn = checkInputs('fit (validationData)', val.x, F);
-    checkLabels('fit (validationData)', val.y, vn, model.outputSize);
+    model.checkY('fit (validationData)', val.y, vn);
   }
   const freq = o.validationFreq === undefined ? 1 : o.validationFreq;
   if (typeof freq !== 'number' || !Number.isInteger(freq) || freq < 1) throw new RangeError(`thinnet.fit: validationFreq must be a positive integer, got ${String(freq)}`);
@@ -89,13 +97,13 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
   const rt = model.rt, h = rt.heap, k = rt.kernels;
   const u8 = x instanceof Uint8Array;
   const data = h.alloc(u8 ? n * F : 4 * n * F);
-  const labelPtr = h.alloc(4 * n);
+  const labelPtr = shared ? 0 : h.alloc(mse ? 4 * n * C : 4 * n);
   const idx = h.alloc(4 * n);
   const history: History = { epochs: [], loss: [], accuracy: [], valLoss: [], valError: [], valAccuracy: [] };
   model.stopTraining = false;
   try {
     if (u8) h.u8(data, n * F).set(x); else h.f32(data, n * F).set(x as Float32Array);
-    h.i32(labelPtr, n).set(labels);
+    if (labels instanceof Float32Array) { if (!shared) h.f32(labelPtr, n * C).set(labels); } else h.i32(labelPtr, n).set(labels);
     const perm = new Int32Array(n);
     const batches = Math.ceil(n / bs);
     for (let e = 0; e < epochs && !model.stopTraining; e++) {
@@ -117,7 +125,8 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
         const b = model.buffers(bs);
         if (u8) k.gather_rows_u8_f32(b.acts[0], data, idx + 4 * s, 1 / 255, m, F);
         else k.gather_rows_f32(b.acts[0], data, idx + 4 * s, m, F);
-        k.gather_i32(b.labels, labelPtr, idx + 4 * s, m);
+        if (mse) k.gather_rows_f32(b.targets, shared ? data : labelPtr, idx + 4 * s, m, C);
+        else k.gather_i32(b.labels, labelPtr, idx + 4 * s, m);
         const r = model.trainStep(b, m, epoch);
         if (!Number.isFinite(r.lossSum)) {
           throw new Error(`thinnet.fit: the loss became ${r.lossSum} at epoch ${epoch + 1}, batch ${bi + 1} of ${batches}; ` +
@@ -129,14 +138,15 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
         if (onBatchEnd) {
           const dt = (now() - t0) / 1000;
           await onBatchEnd(bi, {
-            epoch, batch: bi, batches, loss: r.lossSum / m, accuracy: r.correct / m, examples: seen,
+            epoch, batch: bi, batches, loss: r.lossSum / m, accuracy: mse ? NaN : r.correct / m, examples: seen,
             examplesPerSecond: dt > 0 ? seen / dt : 0,
           });
         }
       }
       const seconds = (now() - t0) / 1000;
+      const accuracy = mse ? NaN : correct / Math.max(seen, 1);
       const logs: EpochLogs = {
-        epoch, loss: lossSum / Math.max(seen, 1), accuracy: correct / Math.max(seen, 1), error: 1 - correct / Math.max(seen, 1),
+        epoch, loss: lossSum / Math.max(seen, 1), accuracy, error: 1 - accuracy,
         learningRate: values.learningRate, seconds, examplesPerSecond: seconds > 0 ? seen / seconds : 0,
       };
       if (values.momentum !== undefined) logs.momentum = values.momentum;
@@ -158,7 +168,7 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
     }
   } finally {
     h.free(data);
-    h.free(labelPtr);
+    if (labelPtr) h.free(labelPtr);
     h.free(idx);
   }
   return history;
