@@ -21,7 +21,32 @@ export interface Job {
   args: number[];
 }
 
-const WAIT_TIMEOUT_MS = 120_000;
+/**
+ * How long a worker may take to start or to finish a job before the caller gives up (a crashed
+ * worker cannot say so while the caller blocks). THINNET_WORKER_TIMEOUT_MS overrides it (tests).
+ */
+const WAIT_TIMEOUT_MS = (() => {
+  const env = typeof process !== 'undefined' ? Number(process.env?.THINNET_WORKER_TIMEOUT_MS) : NaN;
+  return env > 0 ? env : 120_000;
+})();
+
+/**
+ * Time spent waiting, counted slice by slice with each slice capped at twice its length: a process
+ * that was suspended (SIGSTOP, a laptop asleep, a debugger) does not find every job "timed out"
+ * when it resumes — the workers were suspended too. @internal (exported for tests)
+ */
+export class WaitClock {
+  private waited = 0;
+  private last = Date.now();
+  constructor(private readonly sliceMs: number) {}
+  /** Adds the time since the last call (at most two slices); true once past WAIT_TIMEOUT_MS. */
+  expired(): boolean {
+    const now = Date.now();
+    this.waited += Math.min(Math.max(now - this.last, 0), 2 * this.sliceMs);
+    this.last = now;
+    return this.waited > WAIT_TIMEOUT_MS;
+  }
+}
 
 /** Start states (ctrl slot [5], see worker-source.ts). */
 const RUNNING = 1, FAILED = 2;
@@ -136,7 +161,7 @@ export class WorkerPool {
     while (this.running <= w) {
       const i = this.running;
       const idx = i * CTRL_INTS + 5;
-      const deadline = Date.now() + WAIT_TIMEOUT_MS;
+      const clock = new WaitClock(100);
       for (;;) {
         const state = Atomics.load(this.ctrl, idx);
         if (state === RUNNING) break;
@@ -144,7 +169,7 @@ export class WorkerPool {
         if (this.startError) throw this.startError;
         if (!this.canBlock) throw new Error(`thinnet: worker ${i} has not started yet`);
         Atomics.wait(this.ctrl, idx, state, 100);
-        if (Date.now() > deadline) throw new Error(`thinnet: worker ${i} did not start within ${WAIT_TIMEOUT_MS / 1000} s`);
+        if (clock.expired()) throw new Error(`thinnet: worker ${i} did not start within ${WAIT_TIMEOUT_MS / 1000} s`);
       }
       this.running++;
     }
@@ -233,14 +258,14 @@ export class WorkerPool {
 
   private waitDone(w: number, seq: number): void {
     const idx = w * CTRL_INTS + 1;
-    const deadline = Date.now() + WAIT_TIMEOUT_MS;
+    const clock = new WaitClock(1000);
     let spins = 0;
     for (;;) {
       const done = Atomics.load(this.ctrl, idx);
       if (done === seq) return;
       if (spins < 50000) { spins++; continue; }
       if (this.canBlock) Atomics.wait(this.ctrl, idx, done, 1000);
-      if (Date.now() > deadline) throw new Error(`thinnet: worker ${w} did not finish its job within ${WAIT_TIMEOUT_MS / 1000} s`);
+      if (clock.expired()) throw new Error(`thinnet: worker ${w} did not finish its job within ${WAIT_TIMEOUT_MS / 1000} s`);
     }
   }
 

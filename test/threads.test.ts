@@ -1,9 +1,10 @@
 // The worker pool: bit-identical results for any thread count, errors in workers, clean exit.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import * as tn from '../src/index.node';
 import { runtime } from '../src/runtime';
+import { WaitClock } from '../src/threads';
 import { expectSame, testValues } from './helpers/wasm';
 
 const child = fileURLToPath(new URL('./fixtures/threads-child.mjs', import.meta.url));
@@ -85,5 +86,27 @@ describe('worker pool', () => {
     expect(two.threads).toBe(2);
     expect(two.backend).toMatch(/threads$/);
     expect(two.digest).toBe(one.digest);
+  });
+});
+
+describe('waiting for workers survives a suspended process', () => {
+  test('a jump of the clock (SIGSTOP, sleep) counts as at most two slices; steady waiting expires after the timeout', () => {
+    let now = 1_000_000;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const clock = new WaitClock(100);
+      now += 100; expect(clock.expired()).toBe(false);
+      now += 10 * 60_000; // ten minutes suspended: counted as 200 ms
+      expect(clock.expired()).toBe(false);
+      now -= 5_000; // a clock stepped back counts as nothing
+      expect(clock.expired()).toBe(false);
+      // then 120 s of 100 ms slices (the default timeout) expire it, not before
+      let slices = 0;
+      while (!clock.expired()) { now += 100; slices++; if (slices > 2000) break; }
+      expect(slices).toBeGreaterThan(1190);
+      expect(slices).toBeLessThanOrEqual(1200);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
