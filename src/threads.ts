@@ -74,6 +74,7 @@ export class WorkerPool {
   private startError: Error | undefined;
   /** Inside runningOnly(): `threads` counts only the threads that run. */
   private onlyRunning = false;
+  private spawnScheduled = false;
   /** Settles when every spawned worker runs (or one failed to start). */
   private started: Promise<unknown> = Promise.resolve();
 
@@ -215,7 +216,24 @@ export class WorkerPool {
       return fn();
     } finally {
       this.onlyRunning = prev;
+      this.spawnSoon();
     }
+  }
+
+  /**
+   * A lazy pool that has not spawned its workers yet spawns them on a later turn of the event
+   * loop, without waiting for them: a process that only answers small predictions (a server,
+   * one example at a time) gets the pool for the next ones, while the first one — a cold start —
+   * never paid for it. The timer does not keep the process alive.
+   */
+  private spawnSoon(): void {
+    if (this.workers.length > 0 || this.spawnScheduled || this.closed || this.startError) return;
+    this.spawnScheduled = true;
+    const timer = setTimeout(() => {
+      if (this.workers.length > 0 || this.closed || this.startError) return;
+      try { this.spawn(true); } catch { /* startError is set: the next job that needs workers reports it */ }
+    }, 0) as unknown as { unref?: () => void };
+    timer.unref?.();
   }
 
   /**

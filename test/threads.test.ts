@@ -89,6 +89,18 @@ describe('worker pool', () => {
   });
 });
 
+describe('the lazy pool (Node)', () => {
+  test('ready() spawns no worker; a small prediction does not wait for one; the workers come after it', () => {
+    const out = execFileSync(process.execPath, [fileURLToPath(new URL('./fixtures/lazy-pool-child.mjs', import.meta.url))],
+      { encoding: 'utf8', timeout: 60_000 });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    expect(r.afterReady).toBe(0);
+    expect(r.afterFirst).toEqual({ spawned: 0, running: 1 }); // spawned on a later turn, not inside predict
+    expect(r.runningLater).toBe(2);
+    expect(r.same).toBe(true);
+  });
+});
+
 describe('waiting for workers survives a suspended process', () => {
   test('a jump of the clock (SIGSTOP, sleep) counts as at most two slices; steady waiting expires after the timeout', () => {
     let now = 1_000_000;
