@@ -27,18 +27,8 @@ function checkPieces(op: string, activation: ActivationName, pieces: unknown): n
   return k;
 }
 
-export interface DenseOptions {
-  units: number;
-  /** Default 'linear'. */
-  activation?: ActivationName;
-  /** Pieces per unit for activation 'maxout' (default 2). */
-  pieces?: number;
-  /** Default 'glorotUniform'. */
-  kernelInitializer?: KernelInitializer;
-  /** Max-norm c (paper §5.1): each unit's incoming weight vector is kept to ‖w‖ ≤ c. */
-  maxNorm?: number;
-  useBias?: boolean;
-}
+/** The options of layers.dense(): a DenseSpec without its `type`. */
+export type DenseOptions = Omit<DenseSpec, 'type'>;
 
 /** A fully connected layer y = f(x·Wᵀ + b), W stored [units, inputs]. */
 export function dense(options: DenseOptions): DenseSpec {

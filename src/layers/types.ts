@@ -12,11 +12,13 @@ export type KernelInitializer = 'glorotUniform' | 'glorotNormal' | 'heUniform' |
 export interface DenseSpec {
   type: 'dense';
   units: number;
+  /** Default 'linear'. */
   activation?: ActivationName;
-  /** Pieces per unit when activation is 'maxout' (the layer then computes units·pieces linear outputs). */
+  /** Pieces per unit when activation is 'maxout' (default 2; the layer then computes units·pieces linear outputs). */
   pieces?: number;
+  /** Default 'glorotUniform'. */
   kernelInitializer?: KernelInitializer;
-  /** Max-norm constraint c on each unit's incoming weight vector, applied after every update. */
+  /** Max-norm constraint c (paper §5.1) on each unit's incoming weight vector, applied after every update. */
   maxNorm?: number;
   /** Default true. */
   useBias?: boolean;
