@@ -30,7 +30,7 @@ const ROWS = [
   ['Standard neural net', 'logistic', '2 × 800', 1.60,
     ['--hidden', '800,800', '--activation', 'sigmoid', '--no-dropout', '--max-norm', '0', '--lr', '0.5', '--init', 'glorotUniform']],
   ['Dropout NN', 'logistic', '3 × 1024', 1.35,
-    ['--hidden', '1024,1024,1024', '--activation', 'sigmoid', '--max-norm', '0', '--lr', '5', '--init', 'glorotUniform']],
+    ['--hidden', '1024,1024,1024', '--activation', 'sigmoid', '--max-norm', '0', '--lr', '1', '--init', 'normal:0.2']],
   ['Dropout NN', 'ReLU', '3 × 1024', 1.25,
     ['--hidden', '1024,1024,1024', '--activation', 'relu', '--max-norm', '0', '--lr', '1']],
   ['Dropout NN + max-norm', 'ReLU', '3 × 1024', 1.06,

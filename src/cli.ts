@@ -26,7 +26,7 @@ architecture
   --no-dropout              no dropout layers (train only)
   --convention paper        paper | inverted
   --max-norm 3              max-norm c of each unit's incoming weights (0: none)
-  --init heUniform          glorotUniform | glorotNormal | heUniform | heNormal
+  --init heUniform          glorotUniform | glorotNormal | heUniform | heNormal | normal:σ (N(0, σ²))
 training
   --optimizer sgd           sgd | adam
   --epochs 10  --batch 100
@@ -92,7 +92,7 @@ interface Config {
   dropout: boolean;
   convention: 'paper' | 'inverted';
   maxNorm: number;
-  init: string;
+  init: tn.layers.KernelInitializer;
   optimizer: 'sgd' | 'adam';
   epochs: number;
   batch: number;
@@ -146,7 +146,7 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     keepHidden: num(v, 'keep-hidden', d.keepHidden, prob),
     dropout: v['no-dropout'] ? false : d.dropout,
     maxNorm: num(v, 'max-norm', d.maxNorm, nonneg),
-    init: String(v.init ?? d.init),
+    init: parseInit(String(v.init ?? d.init)),
     epochs: num(v, 'epochs', d.epochs, (x) => Number.isInteger(x) && x >= 0),
     batch: num(v, 'batch', d.batch, int),
     lr: num(v, 'lr', d.lr, nonneg),
@@ -171,6 +171,16 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   return c;
 }
 
+// '--init normal:0.01' is N(0, 0.01²), the paper-era initialization; names pass through to the layer,
+// which rejects unknown ones with the list of valid names.
+function parseInit(s: string): tn.layers.KernelInitializer {
+  const m = /^normal:(.*)$/.exec(s);
+  if (!m) return s as tn.layers.KernelInitializer;
+  const sigma = Number(m[1]);
+  if (m[1].trim() === '' || !Number.isFinite(sigma) || sigma < 0) throw new UsageError(`--init: normal:σ needs a finite σ ≥ 0, got '${m[1]}'`);
+  return { normal: sigma };
+}
+
 function buildModel(c: Config, inputs: number, classes: number, dropout: boolean): tn.Sequential {
   const model = tn.sequential(modelConfig(c, inputs, classes, dropout));
   model.compile({ optimizer: makeOptimizer(c), loss: 'softmaxCrossEntropy' });
@@ -183,11 +193,11 @@ function modelConfig(c: Config, inputs: number, classes: number, dropout: boolea
   for (const units of c.hidden) {
     layers.push(tn.layers.dense({
       units, activation: c.activation, pieces: c.activation === 'maxout' ? c.pieces : undefined,
-      kernelInitializer: c.init as tn.layers.KernelInitializer, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined,
+      kernelInitializer: c.init, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined,
     }));
     if (dropout && c.keepHidden < 1) layers.push(tn.layers.dropout({ keep: c.keepHidden, convention: c.convention }));
   }
-  layers.push(tn.layers.dense({ units: classes, kernelInitializer: c.init as tn.layers.KernelInitializer, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined }));
+  layers.push(tn.layers.dense({ units: classes, kernelInitializer: c.init, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined }));
   return { inputShape: [inputs], seed: c.seed, layers };
 }
 

@@ -81,6 +81,27 @@ describe('thinnet CLI', () => {
     expect(err.join('\n')).toMatch(/--resume needs --checkpoint PATH/);
   }, 120_000);
 
+  test('--init normal:σ draws every kernel from N(0, σ²) (the paper-era initialization)', async () => {
+    capture();
+    const path = join(dir, 'init.tnet');
+    expect(await main(['train', '--train-size', '200', '--test-size', '100', '--epochs', '0', '--hidden', '300,200',
+      '--init', 'normal:0.2', '--threads', '1', '--quiet', '--save', path])).toBe(0);
+    await tn.ready({ threads: 1 });
+    const model = await tn.loadModel(path);
+    for (const { kernel } of model.getWeights()) {
+      let s = 0, s2 = 0;
+      for (const w of kernel) { s += w; s2 += w * w; }
+      const n = kernel.length, mean = s / n, std = Math.sqrt(s2 / n - mean * mean);
+      expect(Math.abs(mean)).toBeLessThan(5 * 0.2 / Math.sqrt(n));
+      expect(Math.abs(std - 0.2)).toBeLessThan(5 * 0.2 / Math.sqrt(2 * n));
+    }
+    model.dispose();
+    await tn.close();
+    const { err } = capture();
+    expect(await main(['train', '--init', 'normal:-1'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--init: normal:σ needs a finite σ ≥ 0, got '-1'/);
+  }, 60_000);
+
   test('usage errors exit with code 2 and a clear message', async () => {
     const { err } = capture();
     expect(await main(['train', '--hidden', 'abc'])).toBe(2);
