@@ -3,7 +3,8 @@
 // as the last layer, where the model fuses it with the cross-entropy loss).
 import type { KernelName } from '../kernels.js';
 import type { Runtime } from '../runtime.js';
-import type { ActivationName, Exec, Layer, Mode } from './types.js';
+import type { ActivationName, Exec, Mode } from './types.js';
+import { WeightlessLayer } from './weightless.js';
 
 const ELEMENTWISE: Record<string, [KernelName, KernelName]> = {
   relu: ['relu_forward_f32', 'relu_backward_f32'],
@@ -11,30 +12,26 @@ const ELEMENTWISE: Record<string, [KernelName, KernelName]> = {
   tanh: ['tanh_forward_f32', 'tanh_backward_f32'],
 };
 
-export class Activation implements Layer {
+export class Activation extends WeightlessLayer {
   readonly kind: string;
-  wOff = 0;
-  bOff = 0;
-  readonly weightCount = 0;
-  readonly biasCount = 0;
   readonly outF: number;
   private argmax = 0;
 
-  constructor(readonly index: number, readonly inF: number, readonly activation: ActivationName, readonly pieces = 1) {
+  constructor(index: number, inF: number, readonly activation: ActivationName, readonly pieces = 1) {
+    super(index, inF);
     this.kind = activation;
     this.outF = activation === 'maxout' ? inF / pieces : inF;
   }
 
-  allocate(rt: Runtime, cap: number): void {
+  override allocate(rt: Runtime, cap: number): void {
     this.release(rt);
     if (this.activation === 'maxout') this.argmax = rt.heap.alloc(cap * this.outF);
   }
 
-  release(rt: Runtime): void {
+  override release(rt: Runtime): void {
     if (this.argmax) rt.heap.free(this.argmax);
     this.argmax = 0;
   }
-
 
   forward(e: Exec, y: number, x: number, batch: number, _mode: Mode): void {
     const n = batch * this.inF;

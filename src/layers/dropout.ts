@@ -3,21 +3,19 @@
 // reproducible and the backward pass reads the 1-bit mask the forward pass stored.
 import { quantizeKeep } from '../ops/dropout.js';
 import type { Runtime } from '../runtime.js';
-import type { Exec, Layer, Mode } from './types.js';
+import type { Exec, Mode } from './types.js';
+import { WeightlessLayer } from './weightless.js';
 
-export class Dropout implements Layer {
+export class Dropout extends WeightlessLayer {
   readonly kind = 'dropout';
-  wOff = 0;
-  bOff = 0;
-  readonly weightCount = 0;
-  readonly biasCount = 0;
   readonly outF: number;
   readonly keep16: number;
   /** The quantized retention probability the kernels use. */
   readonly p: number;
   private mask = 0;
 
-  constructor(readonly index: number, readonly inF: number, keep: number, readonly convention: 'paper' | 'inverted') {
+  constructor(index: number, inF: number, keep: number, readonly convention: 'paper' | 'inverted') {
+    super(index, inF);
     this.outF = inF;
     const q = quantizeKeep(keep);
     this.keep16 = q.keep16;
@@ -28,16 +26,15 @@ export class Dropout implements Layer {
     return this.convention === 'inverted' ? Math.fround(1 / this.p) : 1;
   }
 
-  allocate(rt: Runtime, cap: number): void {
+  override allocate(rt: Runtime, cap: number): void {
     this.release(rt);
     this.mask = rt.heap.alloc(Math.ceil((cap * this.inF) / 32) * 4);
   }
 
-  release(rt: Runtime): void {
+  override release(rt: Runtime): void {
     if (this.mask) rt.heap.free(this.mask);
     this.mask = 0;
   }
-
 
   forward(e: Exec, y: number, x: number, batch: number, mode: Mode): void {
     const n = batch * this.inF;
@@ -60,22 +57,16 @@ export class Dropout implements Layer {
 }
 
 /** Gaussian dropout (paper §10): y = r∗x, r ~ N(1, (1 − p)/p); evaluation is the identity. */
-export class GaussianDropout implements Layer {
+export class GaussianDropout extends WeightlessLayer {
   readonly kind = 'gaussianDropout';
-  wOff = 0;
-  bOff = 0;
-  readonly weightCount = 0;
-  readonly biasCount = 0;
   readonly outF: number;
   readonly sigma: number;
 
-  constructor(readonly index: number, readonly inF: number, readonly keep: number) {
+  constructor(index: number, inF: number, readonly keep: number) {
+    super(index, inF);
     this.outF = inF;
     this.sigma = Math.fround(Math.sqrt((1 - keep) / keep));
   }
-
-  allocate(): void {}
-  release(): void {}
 
   forward(e: Exec, y: number, x: number, batch: number, mode: Mode): void {
     const n = batch * this.inF;
