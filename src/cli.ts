@@ -33,6 +33,8 @@ training
   --lr 3                    learning rate ε
   --lr-decay 0.95           exponential decay per epoch: ε_t = ε·rate^t (1: none)
   --lr-inverse-t 0          inverse-time decay ε_t = ε/(1 + t/T) (T > 0 enables it, instead of --lr-decay)
+  --lr-warmup 0             epochs of linear warm-up from --lr-warmup-from to the decayed rate
+  --lr-warmup-from 0        the rate at epoch 1 of the warm-up
   --momentum 0.5 --momentum-final 0.95 --momentum-epochs 10   linear momentum ramp (paper App. B.1)
   --momentum-form paper     paper: Δw = p·Δw − (1 − p)·ε·∇L (App. A.1); classic: Δw = p·Δw − ε·∇L
   --weight-decay 0          L2 weight decay λ
@@ -61,7 +63,8 @@ const OPTIONS = {
   'keep-input': { type: 'string' }, 'keep-hidden': { type: 'string' }, 'no-dropout': { type: 'boolean' },
   convention: { type: 'string' }, 'max-norm': { type: 'string' }, init: { type: 'string' },
   optimizer: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
-  'lr-decay': { type: 'string' }, 'lr-inverse-t': { type: 'string' }, momentum: { type: 'string' },
+  'lr-decay': { type: 'string' }, 'lr-inverse-t': { type: 'string' },
+  'lr-warmup': { type: 'string' }, 'lr-warmup-from': { type: 'string' }, momentum: { type: 'string' },
   'momentum-final': { type: 'string' }, 'momentum-epochs': { type: 'string' }, 'weight-decay': { type: 'string' },
   'momentum-form': { type: 'string' }, 'eval-every': { type: 'string' }, 'plain-lr': { type: 'string' },
   seed: { type: 'string' }, 'data-dir': { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
@@ -99,6 +102,8 @@ interface Config {
   lr: number;
   lrDecay: number;
   lrInverseT: number;
+  lrWarmup: number;
+  lrWarmupFrom: number;
   momentum: number;
   momentumFinal: number;
   momentumEpochs: number;
@@ -122,7 +127,7 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   const d: Config = {
     hidden: [1024, 1024], activation: 'relu', pieces: 2, keepInput: 0.8, keepHidden: 0.5, dropout: true,
     convention: 'paper', maxNorm: 3, init: 'heUniform', optimizer: 'sgd', epochs: 10, batch: 100, lr: 3,
-    lrDecay: 0.95, lrInverseT: 0, momentum: 0.5, momentumFinal: 0.95, momentumEpochs: 10, momentumForm: 'paper',
+    lrDecay: 0.95, lrInverseT: 0, lrWarmup: 0, lrWarmupFrom: 0, momentum: 0.5, momentumFinal: 0.95, momentumEpochs: 10, momentumForm: 'paper',
     weightDecay: 0, seed: 1, evalEvery: 1, quiet: false, checkpointEvery: 1, resume: false, ...defaults,
   };
   const hidden = v.hidden === undefined ? d.hidden : String(v.hidden).split(',').filter((s) => s.trim() !== '').map(Number);
@@ -152,6 +157,8 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     lr: num(v, 'lr', d.lr, nonneg),
     lrDecay: num(v, 'lr-decay', d.lrDecay, (x) => x > 0 && x <= 1),
     lrInverseT: num(v, 'lr-inverse-t', d.lrInverseT, nonneg),
+    lrWarmup: num(v, 'lr-warmup', d.lrWarmup, (x) => Number.isInteger(x) && x >= 0),
+    lrWarmupFrom: num(v, 'lr-warmup-from', d.lrWarmupFrom, nonneg),
     momentum: num(v, 'momentum', d.momentum, (x) => x >= 0 && x < 1),
     momentumFinal: num(v, 'momentum-final', v.momentum !== undefined && v['momentum-final'] === undefined ? Number(v.momentum) : d.momentumFinal, (x) => x >= 0 && x < 1),
     momentumEpochs: num(v, 'momentum-epochs', d.momentumEpochs, nonneg),
@@ -202,8 +209,9 @@ function modelConfig(c: Config, inputs: number, classes: number, dropout: boolea
 }
 
 function makeOptimizer(c: Config): tn.Optimizer {
-  const learningRate = c.lrInverseT > 0 ? tn.schedules.inverseTimeDecay({ initial: c.lr, T: c.lrInverseT })
+  const decayed = c.lrInverseT > 0 ? tn.schedules.inverseTimeDecay({ initial: c.lr, T: c.lrInverseT })
     : c.lrDecay !== 1 ? tn.schedules.exponentialDecay({ initial: c.lr, rate: c.lrDecay }) : c.lr;
+  const learningRate = c.lrWarmup > 0 ? tn.schedules.warmup({ from: c.lrWarmupFrom, epochs: c.lrWarmup, then: decayed }) : decayed;
   return c.optimizer === 'adam'
     ? tn.optimizers.adam({ learningRate, weightDecay: c.weightDecay })
     : tn.optimizers.sgd({

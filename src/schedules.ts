@@ -32,6 +32,19 @@ export function linearRamp(options: { start: number; end: number; epochs: number
   return (epoch) => (epochs === 0 || epoch >= epochs ? end : start + (end - start) * (epoch / epochs));
 }
 
+/**
+ * Linear warm-up: from `from` at epoch 0 to the value `then` has at epoch `epochs`, then `then`
+ * itself. Deep logistic nets need it: a rate they tolerate later keeps them on the chance plateau
+ * at the start (docs/RESULTS.md, Table 2 row 2).
+ */
+export function warmup(options: { from: number; epochs: number; then: number | Schedule }): Schedule {
+  const { from, epochs } = options;
+  check('warmup', 'from', from);
+  if (!(Number.isInteger(epochs) && epochs >= 0)) throw new RangeError(`thinnet.schedules.warmup: epochs must be an integer ≥ 0, got ${epochs}`);
+  const then = toSchedule('schedules.warmup', 'then', options.then);
+  return (epoch) => (epoch >= epochs ? then(epoch) : from + (then(epochs) - from) * (epoch / epochs));
+}
+
 export function constant(value: number): Schedule {
   check('constant', 'value', value);
   return () => value;

@@ -102,6 +102,14 @@ describe('thinnet CLI', () => {
     expect(err.join('\n')).toMatch(/--init: normal:σ needs a finite σ ≥ 0, got '-1'/);
   }, 60_000);
 
+  test('--lr-warmup ramps the rate linearly from --lr-warmup-from', async () => {
+    const { out } = capture();
+    expect(await main(['train', '--train-size', '300', '--test-size', '100', '--epochs', '3', '--hidden', '16', '--lr', '1',
+      '--lr-decay', '1', '--lr-warmup', '2', '--lr-warmup-from', '0.2', '--threads', '1', '--quiet'])).toBe(0);
+    const rates = out.join('\n').match(/epoch \d\/3 .*?lr ([\d.]+)/g)!.map((l) => Number(/lr ([\d.]+)/.exec(l)![1]));
+    expect(rates).toEqual([0.2, 0.6, 1]);
+  }, 60_000);
+
   test('usage errors exit with code 2 and a clear message', async () => {
     const { err } = capture();
     expect(await main(['train', '--hidden', 'abc'])).toBe(2);

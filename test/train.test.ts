@@ -82,6 +82,14 @@ describe('training', () => {
     expect(ramp(10)).toBe(0.99);
     expect(ramp(500)).toBe(0.99);
     expect(() => tn.schedules.inverseTimeDecay({ initial: 1, T: 0 })).toThrow(/T must be > 0/);
+    // Warm-up: linear from `from` to the wrapped schedule's value at `epochs`, then that schedule.
+    const decay = tn.schedules.exponentialDecay({ initial: 5, rate: 0.5 });
+    const warm = tn.schedules.warmup({ from: 1, epochs: 2, then: decay });
+    expect([0, 1, 2, 3].map(warm)).toEqual([1, 1 + (1.25 - 1) / 2, 1.25, 0.625]);
+    expect(tn.schedules.warmup({ from: 0, epochs: 4, then: 2 })(1)).toBe(0.5);
+    expect(tn.schedules.warmup({ from: 0.3, epochs: 0, then: 2 })(0)).toBe(2);
+    expect(() => tn.schedules.warmup({ from: -1, epochs: 2, then: 1 })).toThrow(/warmup: from must be a finite number ≥ 0/);
+    expect(() => tn.schedules.warmup({ from: 0, epochs: 1.5, then: 1 })).toThrow(/warmup: epochs must be an integer ≥ 0, got 1.5/);
   });
 
   test('max-norm holds after every update; weight decay shrinks the weights', async () => {
