@@ -14,13 +14,11 @@ const ELEMENTWISE: Record<string, [KernelName, KernelName]> = {
 
 export class Activation extends WeightlessLayer {
   readonly kind: string;
-  readonly outF: number;
   private argmax = 0;
 
   constructor(index: number, inF: number, readonly activation: ActivationName, readonly pieces = 1) {
-    super(index, inF);
+    super(index, inF, activation === 'maxout' ? inF / pieces : inF);
     this.kind = activation;
-    this.outF = activation === 'maxout' ? inF / pieces : inF;
   }
 
   override allocate(rt: Runtime, cap: number): void {

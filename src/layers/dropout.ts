@@ -8,7 +8,6 @@ import { WeightlessLayer } from './weightless.js';
 
 export class Dropout extends WeightlessLayer {
   readonly kind = 'dropout';
-  readonly outF: number;
   readonly keep16: number;
   /** The quantized retention probability the kernels use. */
   readonly p: number;
@@ -16,7 +15,6 @@ export class Dropout extends WeightlessLayer {
 
   constructor(index: number, inF: number, keep: number, readonly convention: 'paper' | 'inverted') {
     super(index, inF);
-    this.outF = inF;
     const q = quantizeKeep(keep);
     this.keep16 = q.keep16;
     this.p = q.p;
@@ -59,12 +57,10 @@ export class Dropout extends WeightlessLayer {
 /** Gaussian dropout (paper §10): y = r∗x, r ~ N(1, (1 − p)/p); evaluation is the identity. */
 export class GaussianDropout extends WeightlessLayer {
   readonly kind = 'gaussianDropout';
-  readonly outF: number;
   readonly sigma: number;
 
   constructor(index: number, inF: number, readonly keep: number) {
     super(index, inF);
-    this.outF = inF;
     this.sigma = Math.fround(Math.sqrt((1 - keep) / keep));
   }
 

@@ -5,13 +5,13 @@ import type { Exec, Layer, Mode } from './types.js';
 
 export abstract class WeightlessLayer implements Layer {
   abstract readonly kind: string;
-  abstract readonly outF: number;
   readonly weightCount = 0;
   readonly biasCount = 0;
   wOff = 0;
   bOff = 0;
 
-  constructor(readonly index: number, readonly inF: number) {}
+  /** outF defaults to inF: only maxout changes the width. */
+  constructor(readonly index: number, readonly inF: number, readonly outF = inF) {}
 
   allocate(_rt: Runtime, _cap: number): void {}
   release(_rt: Runtime): void {}
