@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../src/cli';
 import * as tn from '../src/index.node';
+import { moments } from './helpers/stats';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'thinnet-cli-')); });
@@ -89,9 +90,7 @@ describe('thinnet CLI', () => {
     await tn.ready({ threads: 1 });
     const model = await tn.loadModel(path);
     for (const { kernel } of model.getWeights()) {
-      let s = 0, s2 = 0;
-      for (const w of kernel) { s += w; s2 += w * w; }
-      const n = kernel.length, mean = s / n, std = Math.sqrt(s2 / n - mean * mean);
+      const { mean, variance } = moments(kernel), n = kernel.length, std = Math.sqrt(variance);
       expect(Math.abs(mean)).toBeLessThan(5 * 0.2 / Math.sqrt(n));
       expect(Math.abs(std - 0.2)).toBeLessThan(5 * 0.2 / Math.sqrt(2 * n));
     }

@@ -3,6 +3,7 @@
 // statistics of the noise (moments, Kolmogorov–Smirnov, independence).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILDS, EDGE_SIZES, expectClose, loadRaw, testValues, type RawKernels } from './helpers/wasm';
+import { moments } from './helpers/stats';
 
 // ---------------------------------------------------------------------------------------------
 // Bit-exact reference. Every u32 op is >>> 0 / Math.imul, every f32 op is one Math.fround of the
@@ -147,19 +148,6 @@ function erf(x: number): number {
 }
 const normalCdf = (x: number): number => 0.5 * (1 + erf(x / Math.SQRT2));
 
-function moments(v: ArrayLike<number>): { mean: number; variance: number; skew: number; exkurt: number } {
-  const n = v.length;
-  let s = 0;
-  for (let i = 0; i < n; i++) s += v[i];
-  const mean = s / n;
-  let m2 = 0, m3 = 0, m4 = 0;
-  for (let i = 0; i < n; i++) {
-    const d = v[i] - mean, d2 = d * d;
-    m2 += d2; m3 += d2 * d; m4 += d2 * d2;
-  }
-  m2 /= n; m3 /= n; m4 /= n;
-  return { mean, variance: m2 * n / (n - 1), skew: m3 / m2 ** 1.5, exkurt: m4 / (m2 * m2) - 3 };
-}
 function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = Math.min(a.length, b.length);
   let sa = 0, sb = 0;
