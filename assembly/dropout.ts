@@ -1,6 +1,7 @@
 // Bernoulli dropout: forward, backward (from the stored bit mask, or recomputed from the
-// counter), a caller-supplied mask, and evaluation-mode scaling. Every kernel has a plain scalar
-// sibling (`*_scalar`) that spells out the math; the SIMD kernel must match it bit for bit.
+// counter), and a caller-supplied mask. Every kernel has a plain scalar sibling (`*_scalar`)
+// that spells out the math; the SIMD kernel must match it bit for bit.
+// Evaluation mode (y = p·x) is the level-1 scale_f32 in vector.ts.
 //
 // Conventions shared by the kernels in this file:
 // - Pointers are byte addresses of f32 arrays (any 4-byte alignment; 16 is best). n counts
@@ -15,6 +16,7 @@
 //   is element k of this call; ceil(n / 32) words are written, padding bits are 0.
 
 import { rngKey0, rngKey1, rngWordx4, rngU16, mixM1x4, mixM2x4 } from "./rng";
+import { scale_f32 } from "./vector";
 
 // Element i is kept when (rngU16(i) ^ 0x8000) < keep16. The sign flip lets the vector path
 // use a signed 16-bit compare (one instruction on x86; unsigned needs three) and changes nothing
@@ -83,7 +85,7 @@ import { rngKey0, rngKey1, rngWordx4, rngU16, mixM1x4, mixM2x4 } from "./rng";
 
 // p = 1: out = in * scale, and (when mask != 0) a mask of ones with zero padding bits.
 function keepAll(out: usize, mask: usize, inp: usize, scale: f32, n: i32): void {
-  dropout_eval_f32(out, inp, scale, n);
+  scale_f32(out, inp, scale, n);
   if (mask) {
     const words = (n + 31) >> 5;
     for (let w = 0; w < words; w++) {
@@ -196,30 +198,5 @@ export function dropout_apply_mask_f32_scalar(y: usize, x: usize, r: usize, scal
   for (let k = 0; k < n; k++) {
     const o = <usize>k << 2;
     store<f32>(y + o, load<f32>(x + o) * load<f32>(r + o) * scale);
-  }
-}
-
-/**
- * Evaluation mode: y = x * scale (scale = p for the paper's convention; inverted dropout is the
- * identity and needs no kernel). In-place allowed.
- */
-export function dropout_eval_f32(y: usize, x: usize, scale: f32, n: i32): void {
-  const S = f32x4.splat(scale);
-  const vecs = n >> 2;
-  for (let v = 0; v < vecs; v++) {
-    const o = <usize>v << 4;
-    v128.store(y + o, f32x4.mul(v128.load(x + o), S));
-  }
-  for (let k = vecs << 2; k < n; k++) {
-    const o = <usize>k << 2;
-    store<f32>(y + o, load<f32>(x + o) * scale);
-  }
-}
-
-/** Scalar sibling of dropout_eval_f32. */
-export function dropout_eval_f32_scalar(y: usize, x: usize, scale: f32, n: i32): void {
-  for (let k = 0; k < n; k++) {
-    const o = <usize>k << 2;
-    store<f32>(y + o, load<f32>(x + o) * scale);
   }
 }

@@ -6,6 +6,7 @@ export * from "./gaussian";
 export * from "./activation";
 export * from "./loss";
 export * from "./optim";
+export * from "./vector";
 export * from "./gemm";
 export * from "./dense";
 export * from "./model_extra";

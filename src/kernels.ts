@@ -21,8 +21,6 @@ export interface Kernels {
     seed: number, stream: number, step: number, first: number, n: number): void;
   dropout_apply_mask_f32(y: number, x: number, r: number, scale: number, n: number): void;
   dropout_apply_mask_f32_scalar(y: number, x: number, r: number, scale: number, n: number): void;
-  dropout_eval_f32(y: number, x: number, scale: number, n: number): void;
-  dropout_eval_f32_scalar(y: number, x: number, scale: number, n: number): void;
 
   gaussian_dropout_forward_f32(y: number, x: number, sigma: number,
     seed: number, stream: number, step: number, first: number, n: number): void;

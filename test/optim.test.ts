@@ -194,27 +194,4 @@ describe.each(BUILDS)('%s build', (build) => {
       }
     });
   });
-
-  describe('scale_f32 / axpy_f32', () => {
-    it('y = a·x and y += a·x match the reference; SIMD == scalar; aliasing', () => {
-      const a = Math.fround(-0.7);
-      for (const n of EDGE_SIZES) {
-        const x = testValues(n, n + 40), y0 = testValues(n, n + 41);
-        for (const s of ['', '_scalar']) {
-          const px = K.putF32(x), py = K.putF32(y0);
-          K.exports[`scale_f32${s}`](py, px, a, n);
-          expectClose(K.f32(py, n), Array.from(x, (v) => a * v), 0, 1e-7, `scale${s} n=${n}`);
-          K.f32(py, n).set(y0);
-          K.exports[`axpy_f32${s}`](py, px, a, n);
-          expectClose(K.f32(py, n), Array.from(y0, (v, i) => v + a * x[i]), 1e-7, 1e-6, `axpy${s} n=${n}`);
-          K.exports[`scale_f32${s}`](px, px, 2, n); // in place
-          expectClose(K.f32(px, n), Array.from(x, (v) => 2 * v), 0, 0, `scale${s} in place n=${n}`);
-          K.free(px); K.free(py);
-        }
-        const [ya] = runSteps('axpy_f32', [y0, x], () => [a], 1);
-        const [yb] = runSteps('axpy_f32_scalar', [y0, x], () => [a], 1);
-        expectSameBits(ya, yb, `axpy scalar n=${n}`);
-      }
-    });
-  });
 });

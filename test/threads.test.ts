@@ -49,12 +49,12 @@ describe('worker pool', () => {
     const rt = runtime();
     const a = tn.tensor(testValues(64), [64]), b = tn.zeros([64]);
     expect(() => rt.pool!.run([
-      { kernel: 'dropout_eval_f32', args: [b.ptr, a.ptr, 2, 64] },
-      { kernel: 'dropout_eval_f32', args: [0xfffffff0, a.ptr, 2, 64] }, // out of bounds
-    ])).toThrow(/kernel dropout_eval_f32 failed in worker 0: .*out of bounds/);
+      { kernel: 'scale_f32', args: [b.ptr, a.ptr, 2, 64] },
+      { kernel: 'scale_f32', args: [0xfffffff0, a.ptr, 2, 64] }, // out of bounds
+    ])).toThrow(/kernel scale_f32 failed in worker 0: .*out of bounds/);
     rt.pool!.run([
-      { kernel: 'dropout_eval_f32', args: [b.ptr, a.ptr, 2, 32] },
-      { kernel: 'dropout_eval_f32', args: [b.ptr + 128, a.ptr + 128, 2, 32] },
+      { kernel: 'scale_f32', args: [b.ptr, a.ptr, 2, 32] },
+      { kernel: 'scale_f32', args: [b.ptr + 128, a.ptr + 128, 2, 32] },
     ]);
     expectSame(b.toArray(), a.toArray().map((v) => v * 2), 'after the error');
     a.dispose(); b.dispose();

@@ -39,7 +39,7 @@ export class Activation extends WeightlessLayer {
         k.maxout_forward_f32(y, this.argmax, x, batch, this.outF, this.pieces);
         return;
       case 'linear':
-        e.rt.runSplit('dropout_eval_f32', n, (s, c) => [y + 4 * s, x + 4 * s, 1, c]);
+        e.rt.runSplit('scale_f32', n, (s, c) => [y + 4 * s, x + 4 * s, 1, c]);
         return;
       case 'softmax':
         k.softmax_forward_f32(y, x, batch, this.inF);
@@ -59,7 +59,7 @@ export class Activation extends WeightlessLayer {
         e.rt.kernels.maxout_backward_f32(dx, dy, this.argmax, batch, this.outF, this.pieces);
         return;
       case 'linear':
-        e.rt.runSplit('dropout_eval_f32', n, (s, c) => [dx + 4 * s, dy + 4 * s, 1, c]);
+        e.rt.runSplit('scale_f32', n, (s, c) => [dx + 4 * s, dy + 4 * s, 1, c]);
         return;
       case 'softmax':
         throw new Error('thinnet: softmax is only supported as the last layer (fused with the softmaxCrossEntropy loss)');

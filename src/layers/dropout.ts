@@ -38,7 +38,7 @@ export class Dropout extends WeightlessLayer {
     const n = batch * this.inF;
     if (mode.kind === 'eval') {
       const s = this.convention === 'paper' ? this.p : 1;
-      e.rt.runSplit('dropout_eval_f32', n, (start, count) => [y + 4 * start, x + 4 * start, s, count]);
+      e.rt.runSplit('scale_f32', n, (start, count) => [y + 4 * start, x + 4 * start, s, count]);
       return;
     }
     const { keep16, trainScale, mask, index } = this;
@@ -67,7 +67,7 @@ export class GaussianDropout extends WeightlessLayer {
   forward(e: Exec, y: number, x: number, batch: number, mode: Mode): void {
     const n = batch * this.inF;
     if (mode.kind === 'eval') {
-      e.rt.runSplit('dropout_eval_f32', n, (start, count) => [y + 4 * start, x + 4 * start, 1, count]);
+      e.rt.runSplit('scale_f32', n, (start, count) => [y + 4 * start, x + 4 * start, 1, count]);
       return;
     }
     const { sigma, index } = this;

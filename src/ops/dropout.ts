@@ -65,7 +65,7 @@ class MaskBuffer {
 
 /** Evaluation mode (and its backward): out = inp * scale (scale 1: a copy). */
 function evalInto(rt: Runtime, out: Tensor, inp: Tensor, scale: number): void {
-  rt.runSplit('dropout_eval_f32', inp.size, (start, count) => [out.ptr + 4 * start, inp.ptr + 4 * start, scale, count]);
+  rt.runSplit('scale_f32', inp.size, (start, count) => [out.ptr + 4 * start, inp.ptr + 4 * start, scale, count]);
 }
 
 /** The quantized retention probability: keep16 / 65536 is the p the kernels use. */
