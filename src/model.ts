@@ -3,16 +3,16 @@
 // training steps (softmax cross-entropy for classifiers, mean squared error for autoencoders and
 // regression), evaluation, prediction by weight scaling, Monte-Carlo averaging or one thinned
 // network, hidden activations, and folding the paper's weight scaling into the weights.
-import { Activation } from './layers/activation.js';
 import { Dense } from './layers/dense.js';
-import { Dropout, GaussianDropout } from './layers/dropout.js';
-import type { DenseSpec, Exec, KernelInitializer, Layer, LayerSpec, Mode } from './layers/types.js';
+import { Dropout } from './layers/dropout.js';
+import type { DenseSpec, Exec, Layer, LayerSpec, Mode } from './layers/types.js';
 import { decodeModel, encodeModel, saveBytes } from './io.js';
 import { restoreOptimizerState, type Optimizer, type OptimizerState, type SavedOptimizerState } from './optimizers.js';
 import { MIN_ELEMENTS_PER_THREAD, runtime, type Runtime } from './runtime.js';
 import type { FitOptions, History } from './train.js';
 import { platform } from './platform/types.js';
-import { checkOneOf, checkOptions, checkU32 } from './validate.js';
+import { checkBatch, checkCount, checkInputs, checkLabels, checkOneOf, checkOptions, checkTargets, checkU32 } from './validate.js';
+import { buildLayers, fillInit } from './layers/build.js';
 
 /**
  * 'softmaxCrossEntropy' (classifiers: the last layer's outputs are logits, y are class labels);
@@ -22,6 +22,7 @@ import { checkOneOf, checkOptions, checkU32 } from './validate.js';
  */
 export type Loss = 'softmaxCrossEntropy' | 'meanSquaredError';
 const LOSSES: readonly Loss[] = ['softmaxCrossEntropy', 'meanSquaredError'];
+const SOFTMAX_MSE = "loss 'meanSquaredError' needs a last layer without softmax (a trailing softmax is fused with softmaxCrossEntropy); use a linear or sigmoid output";
 
 export interface SequentialConfig {
   /** Shape of one example (its product is the number of input features), e.g. [784] or [28, 28]. */
@@ -750,154 +751,4 @@ export class Sequential {
     }
     this.disposed = true;
   }
-}
-
-// ---- helpers ---------------------------------------------------------------------------------------
-
-const SOFTMAX_MSE = "loss 'meanSquaredError' needs a last layer without softmax (a trailing softmax is fused with softmaxCrossEntropy); use a linear or sigmoid output";
-
-
-function buildLayers(specs: readonly LayerSpec[], inputSize: number): Layer[] {
-  const net: Layer[] = [];
-  let f = inputSize;
-  specs.forEach((s, i) => {
-    if (!s || typeof s !== 'object') throw new TypeError(`thinnet.sequential: layer ${i} is not a layer (use tn.layers.*)`);
-    switch (s.type) {
-      case 'dense': {
-        const pieces = s.activation === 'maxout' ? s.pieces ?? 2 : 1;
-        const d = new Dense(i, f, s.units * pieces, s.useBias !== false, s.maxNorm);
-        net.push(d);
-        f = d.outF;
-        if (s.activation && s.activation !== 'linear') {
-          const a = new Activation(i, f, s.activation, pieces);
-          net.push(a);
-          f = a.outF;
-        }
-        break;
-      }
-      case 'dropout':
-        net.push(new Dropout(i, f, s.keep, s.convention ?? 'paper'));
-        break;
-      case 'gaussianDropout':
-        net.push(new GaussianDropout(i, f, s.keep));
-        break;
-      case 'activation': {
-        const pieces = s.activation === 'maxout' ? s.pieces ?? 2 : 1;
-        if (s.activation === 'maxout' && f % pieces !== 0) {
-          throw new RangeError(`thinnet.sequential: layer ${i} (maxout, ${pieces} pieces) gets ${f} inputs, not a multiple of ${pieces}`);
-        }
-        const a = new Activation(i, f, s.activation, pieces);
-        net.push(a);
-        f = a.outF;
-        break;
-      }
-      default:
-        throw new TypeError(`thinnet.sequential: layer ${i} has unknown type ${String((s as { type?: unknown }).type)}`);
-    }
-  });
-  const last = net[net.length - 1];
-  if (last instanceof Activation && last.activation === 'softmax') net.pop();
-  const inner = net.findIndex((l) => l instanceof Activation && l.activation === 'softmax');
-  if (inner >= 0) throw new RangeError(`thinnet.sequential: softmax is only supported as the last layer (layer ${net[inner].index} is not last)`);
-  return net;
-}
-
-
-function fillInit(w: Float32Array, init: KernelInitializer, fanIn: number, fanOut: number, rng: () => number): void {
-  const normal = (sigma: number) => {
-    for (let i = 0; i < w.length; i++) {
-      const u1 = 1 - rng(), u2 = rng();
-      w[i] = sigma * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-    }
-  };
-  const uniform = (limit: number) => {
-    for (let i = 0; i < w.length; i++) w[i] = (2 * rng() - 1) * limit;
-  };
-  if (typeof init === 'object') normal(init.normal);
-  else if (init === 'glorotUniform') uniform(Math.sqrt(6 / (fanIn + fanOut)));
-  else if (init === 'glorotNormal') normal(Math.sqrt(2 / (fanIn + fanOut)));
-  else if (init === 'heUniform') uniform(Math.sqrt(6 / fanIn));
-  else normal(Math.sqrt(2 / fanIn));
-}
-
-/** Checks x and returns its row count. */
-export function checkInputs(op: string, x: unknown, features: number): number {
-  if (!(x instanceof Float32Array) && !(x instanceof Uint8Array)) {
-    throw new TypeError(`thinnet.${op}: x must be a Float32Array or a Uint8Array (N×${features}), got ${x === null ? 'null' : typeof x === 'object' ? x.constructor?.name : typeof x}`);
-  }
-  if (x.length % features !== 0) {
-    throw new RangeError(`thinnet.${op}: x has ${x.length} values, not a multiple of the model's ${features} input features (wrong feature count?)`);
-  }
-  return x.length / features;
-}
-
-/** Checks labels (integers in [0, classes) or one-hot rows) and returns them as Int32Array. */
-export function checkLabels(op: string, y: unknown, n: number, classes: number): Int32Array {
-  const isArr = Array.isArray(y) || (ArrayBuffer.isView(y) && !(y instanceof DataView));
-  if (!isArr) throw new TypeError(`thinnet.${op}: y must be integer labels (Uint8Array, Int32Array, ...) or one-hot Float32Array rows`);
-  const a = y as ArrayLike<number>;
-  const out = new Int32Array(n);
-  if (a.length === n * classes && a.length !== n && (a instanceof Float32Array || a instanceof Float64Array)) {
-    for (let r = 0; r < n; r++) {
-      let hot = -1;
-      for (let j = 0; j < classes; j++) {
-        const v = a[r * classes + j];
-        if (v === 1 && hot < 0) hot = j;
-        else if (v !== 0) { hot = -2; break; }
-      }
-      if (hot < 0) throw new RangeError(`thinnet.${op}: y row ${r} is not one-hot (soft targets are not supported; pass integer labels or one-hot rows)`);
-      out[r] = hot;
-    }
-    return out;
-  }
-  if (a.length !== n) {
-    throw new RangeError(`thinnet.${op}: x has ${n} rows but y has ${a.length} labels (or ${a.length / classes} one-hot rows of ${classes})`);
-  }
-  for (let r = 0; r < n; r++) {
-    const v = a[r];
-    if (!Number.isInteger(v) || v < 0 || v >= classes) {
-      throw new RangeError(`thinnet.${op}: label y[${r}] = ${v} is out of range; labels must be integers in [0, ${classes})`);
-    }
-    out[r] = v;
-  }
-  return out;
-}
-
-/**
- * Checks regression / autoencoder targets (N×outputs floats: Float32Array, Float64Array or
- * number[]) and returns them as a Float32Array (the same array when it already is one).
- */
-export function checkTargets(op: string, y: unknown, n: number, outputs: number): Float32Array {
-  const ok = y instanceof Float32Array || y instanceof Float64Array || Array.isArray(y);
-  if (!ok) {
-    const got = y === null ? 'null' : typeof y === 'object' ? (y as object).constructor?.name : typeof y;
-    const hint = y instanceof Uint8Array ? ' (a Uint8Array would be taken as raw values 0–255, not as pixels scaled to [0, 1]: pass Float32Array.from(y, (v) => v / 255))' : '';
-    throw new TypeError(`thinnet.${op}: with loss 'meanSquaredError', y must be float targets N×${outputs} (Float32Array, Float64Array or number[]), got ${got}${hint}`);
-  }
-  const a = y as ArrayLike<number>;
-  if (a.length !== n * outputs) {
-    throw new RangeError(`thinnet.${op}: x has ${n} rows, so y (loss 'meanSquaredError') needs ${n} × ${outputs} = ${n * outputs} targets (one row of ${outputs} outputs per example), got ${a.length}` +
-      (a.length === n && outputs > 1 ? ' (one value per row: class labels? those need loss softmaxCrossEntropy)' : ''));
-  }
-  const t = y instanceof Float32Array ? y : Float32Array.from(a);
-  for (let i = 0; i < t.length; i++) {
-    if (!Number.isFinite(t[i])) {
-      throw new RangeError(`thinnet.${op}: target y[${i}] (row ${Math.floor(i / outputs)}, output ${i % outputs}) is ${a[i]}; targets must be finite${Number.isFinite(a[i]) ? ' float32 values' : ''}`);
-    }
-  }
-  return t;
-}
-
-export function checkBatch(op: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1 << 20) {
-    throw new RangeError(`thinnet.${op}: batchSize must be a positive integer, got ${String(v)}`);
-  }
-  return v;
-}
-
-function checkCount(op: string, name: string, v: unknown, zeroOk: boolean): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < (zeroOk ? 0 : 1) || v > 1e6) {
-    throw new RangeError(`thinnet.${op}: ${name} must be an integer ≥ ${zeroOk ? 0 : 1}, got ${String(v)}`);
-  }
-  return v;
 }

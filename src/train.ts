@@ -5,8 +5,8 @@
 // With loss 'meanSquaredError' the targets (N×outputs float32) are copied in and gathered the same
 // way (an autoencoder's y === x shares x's block), and accuracy / error are NaN.
 import { platform } from './platform/types.js';
-import { checkBatch, checkInputs, type Inputs, type Labels, type Sequential } from './model.js';
-import { checkOptions } from './validate.js';
+import type { Inputs, Labels, Sequential } from './model.js';
+import { checkBatch, checkInputs, checkOptions } from './validate.js';
 
 export interface EpochLogs {
   /** 0-based index over the model's whole training (continues across fit calls). */
