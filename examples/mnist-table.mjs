@@ -22,10 +22,9 @@
 // from short pilots (not from test error at length): logistic nets need a wide N(0, σ²) start to
 // leave the chance plateau (Glorot-uniform, He-uniform and N(0, 0.01²) stay at loss 2.30 for
 // hundreds of updates), and a larger learning rate than the first epochs tolerate helps them
-// later; the 200-epoch row-2 run in RESULTS.md therefore switched from ε₀ = 1 to ε₀ = 5 at epoch 50
-// (two `thinnet train` commands, listed there). This script's row 2 does the same in one command
-// with a linear warm-up from 1 to the decayed ε₀ = 5 over the first 10 epochs — not yet run to
-// the end (see docs/RESULTS.md).
+// later; a first 200-epoch row-2 run switched from ε₀ = 1 to ε₀ = 5 at epoch 50 (two `thinnet
+// train` commands, 1.55%), and this script's row 2 does it in one command with a linear warm-up
+// from 1 to the decayed ε₀ = 5 over the first 10 epochs (500 epochs: 1.22%; docs/RESULTS.md).
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
