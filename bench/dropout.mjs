@@ -7,7 +7,7 @@
 //   recompute   dx from the counter, no mask        bytes moved: 4n + 4n
 //   memcpy      wasm memory.copy of 4n bytes        bytes moved: 4n + 4n (one thread)
 import * as tn from '../dist/index.node.js';
-import { runtime } from '../dist/runtime.js';
+import { runtime } from '../dist/wasm/runtime.js';
 import { loadTfjsWasm } from './peers.mjs';
 
 const SIZES = [1 << 20, 1 << 24];

@@ -5,7 +5,7 @@
 //
 //   npm run build && node --experimental-wasm-relaxed-simd bench/mlp.mjs [--quick]
 //
-// thinnet's step is written here from the kernels: the threaded products of src/ops/linalg.ts
+// thinnet's step is written here from the kernels: the threaded products of src/kernels/linalg.ts
 // (denseForward, denseBackward), the dropout, ReLU and loss kernels, the momentum update and
 // max-norm (elementwise / per-row work split over the pool). If the model API (src/model.ts)
 // loads, model.fit is measured too. Figures are medians after warm-up, in examples per second
@@ -16,9 +16,9 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import * as tn from '../dist/index.node.js';
-import { runtime } from '../dist/runtime.js';
+import { runtime } from '../dist/wasm/runtime.js';
 import { loadTfjsWasm } from './peers.mjs';
-import { denseBackward, denseForward } from '../dist/ops/linalg.js';
+import { denseBackward, denseForward } from '../dist/kernels/linalg.js';
 
 const quick = process.argv.includes('--quick');
 const root = fileURLToPath(new URL('../', import.meta.url));

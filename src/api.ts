@@ -1,21 +1,20 @@
 // The public API, shared by every entry point (Node, browsers, edge runtimes).
-export { ready, close, type ReadyOptions, type ReadyInfo } from './runtime.js';
-export { Tensor, tensor, zeros, scope, keep, type Shape } from './tensor.js';
+export { ready, close, memoryInfo, type ReadyOptions, type ReadyInfo } from './wasm/runtime.js';
+export { Tensor, tensor, zeros, scope, keep, type Shape } from './tensor/tensor.js';
 export {
   dropout, dropoutBackward, dropoutMask, applyMask, gaussianDropout, gaussianDropoutBackward, quantizeKeep,
   type DropoutOptions, type GaussianDropoutOptions, type DropoutConvention,
 } from './ops/dropout.js';
-export { memoryInfo } from './info.js';
-export type { BuildName, Features } from './backend.js';
+export type { BuildName, Features } from './wasm/backend.js';
 export { sequential, Sequential, type SequentialConfig, type CompileOptions, type Loss, type Inputs, type Labels,
-  type EvaluateResult, type PredictOptions, type ActivationsOptions, type Uncertainty, type WeightsEntry } from './model.js';
-export type { FitOptions, History, EpochLogs, BatchLogs } from './train.js';
-export { loadModel, FORMAT_VERSION } from './io.js';
+  type EvaluateResult, type PredictOptions, type ActivationsOptions, type Uncertainty, type WeightsEntry } from './model/sequential.js';
+export type { FitOptions, History, EpochLogs, BatchLogs } from './train/fit.js';
+export { loadModel, FORMAT_VERSION } from './io/model-file.js';
 export * as layers from './layers/index.js';
-export * as optimizers from './optimizers.js';
-export * as schedules from './schedules.js';
+export * as optimizers from './train/optimizers.js';
+export * as schedules from './train/schedules.js';
 export * as data from './data/index.js';
 export type { LayerSpec, DenseSpec, DropoutSpec, GaussianDropoutSpec, ActivationSpec, ActivationName, KernelInitializer } from './layers/types.js';
-export type { Optimizer, SgdOptions, AdamOptions } from './optimizers.js';
-export type { Schedule, ScheduleLike } from './schedules.js';
+export type { Optimizer, SgdOptions, AdamOptions } from './train/optimizers.js';
+export type { Schedule, ScheduleLike } from './train/schedules.js';
 export { matMul, type MatMulOptions } from './ops/linalg.js';

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { chooseBuild, detectFeatures } from '../src/backend';
+import { chooseBuild, detectFeatures } from '../src/wasm/backend';
 
 const child = fileURLToPath(new URL('./fixtures/backend-child.mjs', import.meta.url));
 const nodeMajor = Number(process.versions.node.split('.')[0]);

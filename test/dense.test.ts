@@ -152,7 +152,7 @@ for (const build of BUILDS) {
   });
 }
 
-// ---- blocks of units (what one thread of src/ops/linalg.ts computes) ---------------------------
+// ---- blocks of units (what one thread of src/kernels/linalg.ts computes) ---------------------------
 
 const BLOCK_SHAPES: [number, number, number][] = [ // [batch, inF, outF]
   [1, 7, 13], [2, 3, 17], [5, 16, 33], [9, 31, 40], [17, 33, 9], [100, 64, 127],

@@ -182,7 +182,7 @@ for (const build of BUILDS) {
   });
 }
 
-// ---- tile geometry and the transpose (used by src/ops/linalg.ts) -------------------------------
+// ---- tile geometry and the transpose (used by src/kernels/linalg.ts) -------------------------------
 
 for (const build of BUILDS) {
   describe(`gemm helpers (${build})`, () => {

@@ -1,10 +1,11 @@
-// Matrix products (src/ops/linalg.ts): matMul against a float64 reference (every transpose
+// Matrix products (src/kernels/linalg.ts): matMul against a float64 reference (every transpose
 // combination, M = 1, awkward sizes, accumulate), its errors, the threaded gemm / denseForward /
 // denseBackward bit-identical at 1, 2 and 3 threads, and no memory growth over many calls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tn from '../src/index.node';
-import { runtime } from '../src/runtime';
-import { cutRange, denseBackward, denseForward, gemm, MIN_MACS_PER_THREAD, type GemmOp } from '../src/ops/linalg';
+import { runtime } from '../src/wasm/runtime';
+import { denseBackward, denseForward, gemm, MIN_MACS_PER_THREAD, type GemmOp } from '../src/kernels/linalg';
+import { splitRange } from '../src/threads/split';
 import { expectClose, expectSame, testValues } from './helpers/wasm';
 
 afterAll(async () => { await tn.close(); });
@@ -107,14 +108,21 @@ describe('matMul', () => {
   });
 });
 
-describe('cutRange', () => {
-  it('cuts at multiples of the alignment and never leaves a single last row', () => {
-    expect(cutRange(100, 2, 5, true)).toEqual([[0, 50], [50, 50]]);
-    expect(cutRange(1024, 2, 8, false)).toEqual([[0, 512], [512, 512]]);
-    expect(cutRange(11, 3, 5, true)).toEqual([[0, 5], [5, 6]]);
-    expect(cutRange(9, 2, 4, true)).toEqual([[0, 9]]);
-    expect(cutRange(9, 2, 8, false)).toEqual([[0, 8], [8, 1]]);
-    expect(cutRange(3, 3, 8, false)).toEqual([[0, 3]]);
+describe('splitRange (the one range splitter)', () => {
+  it('cuts at multiples of the alignment, never below minChunk, never leaves a single last row', () => {
+    const rows = (n: number, parts: number, align: number, noSingle: boolean) => splitRange(n, parts, { align, noSingle });
+    expect(rows(100, 2, 5, true)).toEqual([[0, 50], [50, 50]]);
+    expect(rows(1024, 2, 8, false)).toEqual([[0, 512], [512, 512]]);
+    expect(rows(16, 3, 5, true)).toEqual([[0, 10], [10, 6]]);
+    expect(rows(21, 2, 10, true)).toEqual([[0, 21]]); // 20 + 1 merged
+    expect(rows(9, 2, 4, true)).toEqual([[0, 9]]); // 8 + 1 merged
+    expect(rows(9, 2, 8, false)).toEqual([[0, 9]]); // one range of 9 rather than 8 + 1
+    expect(rows(3, 3, 8, false)).toEqual([[0, 3]]);
+    expect(splitRange(0, 4)).toEqual([[0, 0]]);
+    // elementwise (align 32) with a minimum per thread
+    expect(splitRange(1000, 2, { minChunk: 1 << 16 })).toEqual([[0, 1000]]);
+    expect(splitRange(1 << 17, 2, { minChunk: 1 << 16 })).toEqual([[0, 65536], [65536, 65536]]);
+    expect(splitRange(100, 3)).toEqual([[0, 64], [64, 36]]);
   });
 });
 

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import * as tn from '../src/index.node';
-import { runtime } from '../src/runtime';
-import { WaitClock } from '../src/threads';
+import { runtime } from '../src/wasm/runtime';
+import { WaitClock } from '../src/threads/pool';
 import { expectSame, testValues } from './helpers/wasm';
 
 const child = fileURLToPath(new URL('./fixtures/threads-child.mjs', import.meta.url));

@@ -1,8 +1,8 @@
 // Activation layers: relu, sigmoid, tanh (elementwise, backward from the output y), maxout
 // (groups of k consecutive inputs, argmax kept for backward), linear (a copy) and softmax (only
 // as the last layer, where the model fuses it with the cross-entropy loss).
-import type { KernelName } from '../kernels.js';
-import type { Runtime } from '../runtime.js';
+import type { KernelName } from '../kernels/binding.js';
+import type { Runtime } from '../wasm/runtime.js';
 import type { ActivationName, Exec, Mode } from './types.js';
 import { WeightlessLayer } from './weightless.js';
 

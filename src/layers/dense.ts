@@ -2,7 +2,7 @@
 // rows max-norm constrains). Parameters live in the model's one parameter block; this layer knows
 // its offsets. The products run through ops/linalg (denseForward / denseBackward): on the worker
 // pool when there is one, each thread with its own workspace, bit-identical for any thread count.
-import { denseBackward, denseForward } from '../ops/linalg.js';
+import { denseBackward, denseForward } from '../kernels/linalg.js';
 import type { Exec, Layer, Mode } from './types.js';
 
 export class Dense implements Layer {

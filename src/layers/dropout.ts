@@ -2,7 +2,7 @@
 // of a batch is a pure function of (seed, stream = user layer index, step, i), so training is
 // reproducible and the backward pass reads the 1-bit mask the forward pass stored.
 import { quantizeKeep } from '../ops/dropout.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../wasm/runtime.js';
 import type { Exec, Mode } from './types.js';
 import { WeightlessLayer } from './weightless.js';
 

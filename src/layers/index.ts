@@ -1,6 +1,6 @@
 // The `layers` namespace: factories returning plain layer specifications (JSON, stored in saved
 // models), validated here so a bad option fails where it is written.
-import { checkKeep, checkOneOf, checkOptions } from '../validate.js';
+import { checkKeep, checkOneOf, checkOptions } from '../tensor/validate.js';
 import {
   ACTIVATIONS, type ActivationName, type ActivationSpec, type DenseSpec, type DropoutSpec,
   type GaussianDropoutSpec, type KernelInitializer, type LayerSpec,

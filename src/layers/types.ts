@@ -2,7 +2,7 @@
 // internal layer interface the model runs. A user layer may expand into several internal layers
 // (dense with an activation = dense + activation); internal layers keep the user layer's index,
 // which is the dropout stream and part of the weight-init seed.
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../wasm/runtime.js';
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'linear' | 'softmax' | 'maxout';
 export const ACTIVATIONS: readonly ActivationName[] = ['relu', 'sigmoid', 'tanh', 'linear', 'softmax', 'maxout'];

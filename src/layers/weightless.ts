@@ -1,6 +1,6 @@
 // The part every layer without parameters shares (dropout, Gaussian dropout, activations): it owns
 // no weights or biases, so its offsets into the model's parameter blocks stay 0.
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../wasm/runtime.js';
 import type { Exec, Layer, Mode } from './types.js';
 
 export abstract class WeightlessLayer implements Layer {

@@ -1,9 +1,9 @@
 // Dropout as ops on tensors: Bernoulli (training, evaluation, backward from the stored mask or
 // recomputed from the counter), caller-supplied masks, and Gaussian dropout (paper §10).
 // p is always the retention probability (`keep`), as in the paper.
-import { runtime, type Runtime } from '../runtime.js';
-import { Tensor } from '../tensor.js';
-import { checkKeep, checkOneOf, checkOptions, checkSameShape, checkTensor, checkU32 } from '../validate.js';
+import { runtime, type Runtime } from '../wasm/runtime.js';
+import { Tensor } from '../tensor/tensor.js';
+import { checkKeep, checkOneOf, checkOptions, checkSameShape, checkTensor, checkU32 } from '../tensor/validate.js';
 
 export type DropoutConvention = 'paper' | 'inverted';
 const CONVENTIONS: readonly DropoutConvention[] = ['paper', 'inverted'];

@@ -3,7 +3,7 @@
 // bytes or a WebAssembly.Module (how edge runtimes such as workerd import wasm).
 import { instantiate } from '@assemblyscript/loader';
 import seedrandom from 'seedrandom';
-import type { BuildName } from '../backend.js';
+import type { BuildName } from '../wasm/backend.js';
 import type { Platform, WorkerHandle } from './types.js';
 
 declare const crossOriginIsolated: boolean | undefined;

@@ -4,7 +4,7 @@
 import { instantiateSync } from '@assemblyscript/loader';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
-import type { BuildName } from '../backend.js';
+import type { BuildName } from '../wasm/backend.js';
 import type { Platform, WorkerHandle } from './types.js';
 
 type WorkerThreads = typeof import('node:worker_threads');

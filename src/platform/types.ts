@@ -1,6 +1,6 @@
 // What thinnet needs from the host runtime. Node and browsers/edge runtimes each provide one;
 // the entry points (index.node.ts, index.browser.ts) install theirs.
-import type { BuildName } from '../backend.js';
+import type { BuildName } from '../wasm/backend.js';
 
 /** A compiled wasm build as a user or the platform can supply it. */
 export type WasmSource = BufferSource | WebAssembly.Module | Response | Promise<Response> | URL | string;

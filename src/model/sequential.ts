@@ -3,16 +3,16 @@
 // training steps (softmax cross-entropy for classifiers, mean squared error for autoencoders and
 // regression), evaluation, prediction by weight scaling, Monte-Carlo averaging or one thinned
 // network, hidden activations, and folding the paper's weight scaling into the weights.
-import { Dense } from './layers/dense.js';
-import { Dropout } from './layers/dropout.js';
-import type { DenseSpec, Exec, Layer, LayerSpec, Mode } from './layers/types.js';
-import { decodeModel, encodeModel, saveBytes } from './io.js';
-import { restoreOptimizerState, type Optimizer, type OptimizerState, type SavedOptimizerState } from './optimizers.js';
-import { MIN_ELEMENTS_PER_THREAD, runtime, type Runtime } from './runtime.js';
-import type { FitOptions, History } from './train.js';
-import { platform } from './platform/types.js';
-import { checkBatch, checkCount, checkInputs, checkLabels, checkOneOf, checkOptions, checkTargets, checkU32 } from './validate.js';
-import { buildLayers, fillInit } from './layers/build.js';
+import { Dense } from '../layers/dense.js';
+import { Dropout } from '../layers/dropout.js';
+import type { DenseSpec, Exec, Layer, LayerSpec, Mode } from '../layers/types.js';
+import { decodeModel, encodeModel, saveBytes } from '../io/model-file.js';
+import { restoreOptimizerState, type Optimizer, type OptimizerState, type SavedOptimizerState } from '../train/optimizers.js';
+import { MIN_ELEMENTS_PER_THREAD, runtime, type Runtime } from '../wasm/runtime.js';
+import type { FitOptions, History } from '../train/fit.js';
+import { platform } from '../platform/types.js';
+import { checkBatch, checkCount, checkInputs, checkLabels, checkOneOf, checkOptions, checkTargets, checkU32 } from '../tensor/validate.js';
+import { buildLayers, fillInit } from '../layers/build.js';
 
 /**
  * 'softmaxCrossEntropy' (classifiers: the last layer's outputs are logits, y are class labels);
@@ -276,7 +276,7 @@ export class Sequential {
     this.assertLive('fit');
     // Loaded on first use: a process that only predicts never loads the training loop (nor its
     // shuffling generator).
-    return import('./train.js').then((t) => t.fit(this, x, y, options));
+    return import('../train/fit.js').then((t) => t.fit(this, x, y, options));
   }
 
   // ---- buffers and passes (internal) ---------------------------------------------------------

@@ -1,8 +1,8 @@
 // Optimizers over the model's one parameter block: each update is two kernel calls (the weights
 // region, with weight decay; the bias region, without), however many layers the model has.
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../wasm/runtime.js';
 import { toSchedule, type Schedule, type ScheduleLike } from './schedules.js';
-import { checkOptions } from './validate.js';
+import { checkOptions } from '../tensor/validate.js';
 
 /** What the model gives an optimizer state per update. */
 export interface Blocks {

@@ -12,8 +12,8 @@
 // examples) never pays for worker threads: ~10 ms of ready() and ~30 ms of CPU per worker here.
 // Elsewhere (browsers start workers through the page's event loop, so a blocking wait there
 // could never end) start() spawns every worker and waits until all run, as ready() always did.
-import type { KernelName, Kernels } from './kernels.js';
-import { platform, type WorkerHandle } from './platform/types.js';
+import type { KernelName, Kernels } from '../kernels/binding.js';
+import { platform, type WorkerHandle } from '../platform/types.js';
 import { CTRL_INTS, ERROR_BYTES, MAX_ARGS, workerSource } from './worker-source.js';
 
 export interface Job {
@@ -148,7 +148,7 @@ export class WorkerPool {
           else if (m?.type === 'error') failed(new Error(`thinnet worker ${index} failed to start: ${m.message}`));
         });
       }));
-      w.post({ type: 'init', index, ...this.shared });
+      w.post({ type: 'init', index, layout: { CTRL: CTRL_INTS, ARGS: MAX_ARGS, ERR: ERROR_BYTES }, ...this.shared });
       if (unref) w.unref(); // after the listeners: adding a message listener refs the worker again
     }
     this.started = Promise.all(starts);
@@ -198,11 +198,6 @@ export class WorkerPool {
    */
   get threads(): number {
     return this.onlyRunning ? this.runningThreads : this.count + 1;
-  }
-
-  /** splitRange over this pool's `threads`. */
-  split(n: number, minChunk: number): Array<[number, number]> {
-    return splitRange(n, this.threads, minChunk);
   }
 
   /**
@@ -300,17 +295,4 @@ export class WorkerPool {
     }
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-/**
- * Splits n elements into at most `parts` ranges whose starts are multiples of 32 (so mask words
- * and RNG counters line up), none smaller than `minChunk`. Returns [start, count] pairs.
- */
-export function splitRange(n: number, parts: number, minChunk: number): Array<[number, number]> {
-  const usable = Math.max(1, Math.min(parts, Math.floor(n / Math.max(32, minChunk)) || 1));
-  const chunk = Math.ceil(n / usable / 32) * 32;
-  const ranges: Array<[number, number]> = [];
-  for (let start = 0; start < n; start += chunk) ranges.push([start, Math.min(chunk, n - start)]);
-  if (ranges.length === 0) ranges.push([0, 0]);
-  return ranges;
 }

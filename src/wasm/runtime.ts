@@ -1,11 +1,12 @@
 // The loaded module: which build runs, its kernels, its heap and (optionally) the worker pool.
 // One runtime per JavaScript realm; `ready()` makes it, `close()` ends it.
 import { chooseBuild, detectFeatures, type BuildName, type Features } from './backend.js';
-import type { KernelName, Kernels } from './kernels.js';
-import { Heap } from './memory.js';
-import { platform, type WasmSource } from './platform/types.js';
+import type { KernelName, Kernels } from '../kernels/binding.js';
+import { Heap } from './heap.js';
+import { platform, type WasmSource } from '../platform/types.js';
 // The worker pool's module is loaded only when threads > 1 (a one-thread runtime never needs it).
-import type { Job, WorkerPool } from './threads.js';
+import type { Job, WorkerPool } from '../threads/pool.js';
+import { splitRange } from '../threads/split.js';
 
 export interface ReadyOptions {
   /** 'auto' (default) picks relaxed SIMD where the runtime has it, else plain SIMD. */
@@ -91,7 +92,7 @@ export class Runtime {
     const heap = new Heap(memory, kernels);
     // Where workers boot on their own, the pool starts them when first needed (see threads.ts).
     const pool = threads > 1
-      ? await (await import('./threads.js')).WorkerPool.start(threads - 1, module, memory, kernels, p.workersStartUnattended())
+      ? await (await import('../threads/pool.js')).WorkerPool.start(threads - 1, module, memory, kernels, p.workersStartUnattended())
       : undefined;
     // No warm-up calls here: V8 compiles each kernel lazily on its first call and tiers it up
     // by itself; warming five dropout kernels took 2–3 ms of every ready() (half of it).
@@ -106,13 +107,14 @@ export class Runtime {
    */
   runSplit(kernel: KernelName, n: number, argsFor: (start: number, count: number) => number[],
            minPerThread = MIN_ELEMENTS_PER_THREAD): void {
-    const ranges = this.pool ? this.pool.split(n, minPerThread) : [[0, n] as [number, number]];
-    if (ranges.length === 1) {
-      (this.kernels[kernel] as (...a: number[]) => void)(...argsFor(0, n));
-      return;
-    }
-    const jobs: Job[] = ranges.map(([start, count]) => ({ kernel, args: argsFor(start, count) }));
-    this.pool!.run(jobs);
+    const ranges = this.pool ? splitRange(n, this.pool.threads, { minChunk: minPerThread }) : [[0, n] as [number, number]];
+    this.run(ranges.map(([start, count]) => ({ kernel, args: argsFor(start, count) })));
+  }
+
+  /** Runs one job on this thread, or several on the pool (jobs[0] on this thread). */
+  run(jobs: Job[]): void {
+    if (jobs.length === 1) (this.kernels[jobs[0].kernel] as (...a: number[]) => void)(...jobs[0].args);
+    else this.pool!.run(jobs);
   }
 
   private scratch: number[] = [];
@@ -220,4 +222,10 @@ export async function close(): Promise<void> {
 export function runtime(): Runtime {
   if (!current) throw new Error('thinnet is not loaded: call `await thinnet.ready()` first');
   return current;
+}
+
+/** Bytes held by live tensors and masks, their count, and the wasm memory size. */
+export function memoryInfo(): { allocatedBytes: number; allocations: number; memoryBytes: number } {
+  const heap = runtime().heap;
+  return { allocatedBytes: heap.allocatedBytes, allocations: heap.allocationCount, memoryBytes: heap.memoryBytes };
 }

@@ -13,7 +13,8 @@
 // SharedArrayBuffer; an error message, as UTF-8, in a third.
 
 export const CTRL_INTS = 16;
-export const MAX_ARGS = 16;
+/** Arguments per kernel call (the conv kernels take 20: pointers, then the geometry). */
+export const MAX_ARGS = 24;
 export const ERROR_BYTES = 512;
 
 function thinnetWorker(): void {
@@ -32,7 +33,7 @@ function thinnetWorker(): void {
     nodePort ? nodePort.on('message', fn) : g.addEventListener('message', (e: any) => fn(e.data));
   listen(async (msg: any) => {
     if (!msg || msg.type !== 'init') return;
-    const CTRL = 16, ARGS = 16, ERR = 512;
+    const { CTRL, ARGS, ERR } = msg.layout;
     const ctrl = new Int32Array(msg.ctrl);
     const args = new Float64Array(msg.args);
     const errs = new Uint8Array(msg.errors);

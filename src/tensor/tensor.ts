@@ -1,6 +1,6 @@
 // A Tensor is float32 data in wasm memory: a byte pointer, a shape, and a way to free it.
 // Tensors are freed explicitly (dispose) or by the scope that made them (scope(fn)).
-import { runtime, type Runtime } from './runtime.js';
+import { runtime, type Runtime } from '../wasm/runtime.js';
 
 export type Shape = readonly number[];
 

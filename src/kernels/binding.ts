@@ -67,13 +67,9 @@ export interface Kernels {
   mc_accumulate_f32(mean: number, m2: number, entMean: number, p: number, t: number, rows: number, classes: number): void;
   mc_finalize_f32(variance: number, entropy: number, mi: number,
     mean: number, m2: number, entMean: number, k: number, rows: number, classes: number): void;
-}
 
-export type KernelName = Exclude<keyof Kernels, 'memory'>;
-
-// Dense-network products on the worker pool (src/ops/linalg.ts): the GEMM family in full, the
-// per-unit-block dense kernels a thread runs, and the transpose for Aᵀ·Bᵀ.
-export interface Kernels {
+  // Dense-network products on the worker pool (src/kernels/linalg.ts): the GEMM family in
+  // full, the per-unit-block dense kernels a thread runs, and the transpose for Aᵀ·Bᵀ.
   gemm_nn_f32(c: number, a: number, b: number, workspace: number, accumulate: number,
     M: number, N: number, K: number, lda: number, ldb: number, ldc: number): void;
   gemm_nt_f32(c: number, a: number, b: number, workspace: number, accumulate: number,
@@ -86,4 +82,10 @@ export interface Kernels {
   dense_backward_weights_f32(dw: number, db: number, dy: number, x: number, workspace: number,
     accumulate: number, batch: number, inF: number, outF: number, ldy: number): void;
   dense_backward_bias_f32(db: number, dy: number, accumulate: number, batch: number, outF: number, ldy: number): void;
+
+  // The model file's checksum (src/io).
+  crc32_update(crc: number, ptr: number, n: number): number;
+  crc32_update_bytewise(crc: number, ptr: number, n: number): number;
 }
+
+export type KernelName = Exclude<keyof Kernels, 'memory'>;

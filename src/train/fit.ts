@@ -4,9 +4,9 @@
 // dropout masks use the model's step counter, so the same seed gives bit-identical weights.
 // With loss 'meanSquaredError' the targets (N×outputs float32) are copied in and gathered the same
 // way (an autoencoder's y === x shares x's block), and accuracy / error are NaN.
-import { platform } from './platform/types.js';
-import type { Inputs, Labels, Sequential } from './model.js';
-import { checkBatch, checkInputs, checkOptions } from './validate.js';
+import { platform } from '../platform/types.js';
+import type { Inputs, Labels, Sequential } from '../model/sequential.js';
+import { checkBatch, checkInputs, checkOptions } from '../tensor/validate.js';
 
 export interface EpochLogs {
   /** 0-based index over the model's whole training (continues across fit calls). */

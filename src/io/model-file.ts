@@ -19,18 +19,10 @@
 // model.save(path) writes version 1 (what inference needs); model.save(path, { optimizer: true })
 // writes version 2, a checkpoint: loading it and calling compile() with the same kind of
 // optimizer resumes training exactly (see Sequential.compile).
-import { Dense } from './layers/dense.js';
-import { Sequential } from './model.js';
-import type { SavedOptimizerState } from './optimizers.js';
-import { runtime, type Runtime } from './runtime.js';
-
-// The checksum kernels (assembly/crc32.ts), declared here next to their only user.
-declare module './kernels.js' {
-  interface Kernels {
-    crc32_update(crc: number, ptr: number, n: number): number;
-    crc32_update_bytewise(crc: number, ptr: number, n: number): number;
-  }
-}
+import { Dense } from '../layers/dense.js';
+import { Sequential } from '../model/sequential.js';
+import type { SavedOptimizerState } from '../train/optimizers.js';
+import { runtime, type Runtime } from '../wasm/runtime.js';
 
 const MAGIC = [0x54, 0x4e, 0x45, 0x54]; // "TNET"
 /** The newest version this code reads and writes (1 is still written when there is no optimizer state). */
