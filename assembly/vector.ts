@@ -52,3 +52,31 @@ export function axpy_f32_scalar(y: usize, x: usize, a: f32, n: i32): void {
     store<f32>(y + o, load<f32>(y + o) + a * load<f32>(x + o));
   }
 }
+
+/**
+ * The number of NaN and ±Infinity values among n f32 (exponent bits all ones). For checks of
+ * inputs and loaded weights: a model never computes on values it could not have produced.
+ */
+export function count_nonfinite_f32(x: usize, n: i32): i32 {
+  const E = i32x4.splat(0x7f800000);
+  let acc = i32x4.splat(0);
+  const vecs = n >> 2;
+  for (let i = 0; i < vecs; i++) {
+    const e = v128.and(v128.load(x + (<usize>i << 4)), E);
+    acc = i32x4.sub(acc, i32x4.eq(e, E)); // a lane that matches is −1
+  }
+  let count = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (let k = vecs << 2; k < n; k++) {
+    if ((load<u32>(x + (<usize>k << 2)) & 0x7f800000) == 0x7f800000) count++;
+  }
+  return count;
+}
+
+/** Scalar sibling of count_nonfinite_f32. */
+export function count_nonfinite_f32_scalar(x: usize, n: i32): i32 {
+  let count = 0;
+  for (let k = 0; k < n; k++) {
+    if ((load<u32>(x + (<usize>k << 2)) & 0x7f800000) == 0x7f800000) count++;
+  }
+  return count;
+}

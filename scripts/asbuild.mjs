@@ -1,7 +1,9 @@
 // Compiles assembly/ into every build variant listed in asconfig.json (build/<target>.wasm).
-// Targets build in parallel; any failure fails the whole build.
+// Targets build in parallel; any failure fails the whole build. First writes the TypeScript
+// binding of the kernels (scripts/gen-binding.mjs).
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import './gen-binding.mjs';
 
 const config = JSON.parse(readFileSync(new URL('../asconfig.json', import.meta.url), 'utf8'));
 const targets = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(config.targets);

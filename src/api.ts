@@ -7,14 +7,16 @@ export {
 } from './ops/dropout.js';
 export type { BuildName, Features } from './wasm/backend.js';
 export { sequential, Sequential, type SequentialConfig, type CompileOptions, type Loss, type Inputs, type Labels,
-  type EvaluateResult, type PredictOptions, type ActivationsOptions, type Uncertainty, type WeightsEntry } from './model/sequential.js';
+  type EvaluateResult, type PredictOptions, type ActivationsOptions, type Uncertainty, type WeightsEntry, type SaveOptions } from './model/sequential.js';
 export type { FitOptions, History, EpochLogs, BatchLogs } from './train/fit.js';
-export { loadModel, FORMAT_VERSION } from './io/model-file.js';
+export { loadModel, type LoadOptions } from './io/load.js';
+export { FORMAT_VERSION } from './io/format.js';
 export * as layers from './layers/index.js';
 export * as optimizers from './train/optimizers.js';
 export * as schedules from './train/schedules.js';
 export * as data from './data/index.js';
-export type { LayerSpec, DenseSpec, DropoutSpec, GaussianDropoutSpec, ActivationSpec, ActivationName, KernelInitializer } from './layers/types.js';
+// the spec types of every layer family are also in the namespace: tn.layers.DenseSpec, tn.layers.Conv2DSpec, …
+export type { LayerSpec, DenseSpec, DropoutSpec, GaussianDropoutSpec, ActivationSpec, ActivationName, KernelInitializer } from './layers/index.js';
 export type { Optimizer, SgdOptions, AdamOptions } from './train/optimizers.js';
 export type { Schedule, ScheduleLike } from './train/schedules.js';
 export { matMul, type MatMulOptions } from './ops/linalg.js';

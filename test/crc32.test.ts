@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as tn from '../src/index.node';
 import { runtime } from '../src/wasm/runtime';
-import { crc32, crc32Update } from '../src/io/model-file';
+import { crc32, crc32Update } from '../src/io/crc32';
 import { BUILDS, loadRaw, type RawKernels } from './helpers/wasm';
 
 /** CRC-32 by the definition, one bit at a time. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as tn from '../src/index.node';
 import { blobs } from './helpers/data';
-import { crc32 } from '../src/io/model-file';
+import { crc32 } from '../src/io/crc32';
 
 let dir: string;
 beforeAll(async () => {

@@ -140,18 +140,20 @@ describe('training', () => {
     }
   });
 
-  test('a loss that becomes NaN/Inf stops training with an error naming epoch and batch', async () => {
+  test('NaN in x is refused before any step; a loss that becomes NaN/Inf stops training with an error naming epoch and batch', async () => {
     const { x, y } = blobs(50, 10);
     const bad = x.slice();
     bad[33 * 10 + 4] = NaN; // row 33
     const m = tn.sequential({ inputShape: [10], seed: 1, layers: [tn.layers.dense({ units: 3 })] });
     m.compile({ optimizer: tn.optimizers.sgd({ learningRate: 0.1 }) });
     const before = m.parameters();
-    await expect(m.fit(bad, y, { epochs: 2, batchSize: 10, shuffle: false })).rejects.toThrow(/loss became NaN at epoch 1, batch 4 of 5/);
-    // the weights are those after batch 3: finite
-    expect(m.parameters().every(Number.isFinite)).toBe(true);
-    expect(m.parameters()).not.toEqual(before);
-    expect(m.step).toBe(3);
+    await expect(m.fit(bad, y, { epochs: 2, batchSize: 10, shuffle: false })).rejects.toThrow(/x\[334\] \(row 33, value 4\) is NaN; inputs must be finite/);
+    expect(m.parameters()).toEqual(before);
+    expect(m.step).toBe(0);
+    expect(() => m.predict(bad)).toThrow(/row 33, value 4\) is NaN/);
+    expect(() => m.evaluate(bad, y)).toThrow(/row 33, value 4\) is NaN/);
+    const inf = x.slice(); inf[7] = -Infinity;
+    await expect(m.fit(x, y, { validationData: [inf, y] })).rejects.toThrow(/row 0, value 7\) is -Infinity/);
     // diverging learning rate
     const d = tn.sequential({ inputShape: [10], seed: 1, layers: [tn.layers.dense({ units: 16, activation: 'relu' }), tn.layers.dense({ units: 3 })] });
     d.compile({ optimizer: tn.optimizers.sgd({ learningRate: 1e12, momentum: 0.9 }) });

@@ -1,49 +1,26 @@
-// Layer specifications (plain JSON: what the user writes and what a saved model stores) and the
-// internal layer interface the model runs. A user layer may expand into several internal layers
-// (dense with an activation = dense + activation); internal layers keep the user layer's index,
-// which is the dropout stream and part of the weight-init seed.
+// The Layer contract: what a layer family provides so that the model, the optimizer, max-norm,
+// weight folding and the model file never ask which family a layer is.
+//
+// Two levels:
+// - a *spec* is plain JSON (what tn.layers.* return, what a model file stores): { type, ...options };
+// - a *family* (one per file in src/layers/) checks specs and builds, from one spec, the internal
+//   layers that run (a conv2d or dense spec with an activation becomes two: the linear part,
+//   then the activation). Internal layers keep their spec's index: it names the dropout stream
+//   and seeds the weight initialization.
+//
+// Shapes are the shape of ONE example, channels last: [features] for vectors, [H, W, C] for
+// images (as TensorFlow.js and Keras; a batch of images in memory is NHWC, so a row of the input
+// is an MNIST image as stored, flatten is free, and a convolution's patch matrix has the same
+// [positions, H·W·C] form as a dense layer's input: the conv kernels reuse the dense GEMM).
 import type { Runtime } from '../wasm/runtime.js';
 
-export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'linear' | 'softmax' | 'maxout';
-export const ACTIVATIONS: readonly ActivationName[] = ['relu', 'sigmoid', 'tanh', 'linear', 'softmax', 'maxout'];
+export type Shape = readonly number[];
 
-export type KernelInitializer = 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | { normal: number };
-
-export interface DenseSpec {
-  type: 'dense';
-  units: number;
-  /** Default 'linear'. */
-  activation?: ActivationName;
-  /** Pieces per unit when activation is 'maxout' (default 2; the layer then computes units·pieces linear outputs). */
-  pieces?: number;
-  /** Default 'glorotUniform'. */
-  kernelInitializer?: KernelInitializer;
-  /** Max-norm constraint c (paper §5.1) on each unit's incoming weight vector, applied after every update. */
-  maxNorm?: number;
-  /** Default true. */
-  useBias?: boolean;
+/** A layer as the user writes it and a model file stores it: plain JSON. */
+export interface LayerSpec {
+  type: string;
+  [option: string]: unknown;
 }
-
-export interface DropoutSpec {
-  type: 'dropout';
-  /** Retention probability p (as in the paper). */
-  keep: number;
-  /** 'paper' (default: train r∗x, predict p∗x) or 'inverted' (train r∗x/p, predict x). */
-  convention?: 'paper' | 'inverted';
-}
-
-export interface GaussianDropoutSpec {
-  type: 'gaussianDropout';
-  keep: number;
-}
-
-export interface ActivationSpec {
-  type: 'activation';
-  activation: ActivationName;
-  pieces?: number;
-}
-
-export type LayerSpec = DenseSpec | DropoutSpec | GaussianDropoutSpec | ActivationSpec;
 
 /** How a forward pass runs. */
 export interface Mode {
@@ -53,32 +30,83 @@ export interface Mode {
   step: number;
 }
 
-/** What layers share during a pass: the runtime and the parameter and gradient blocks. */
+/** What layers share during a pass: the runtime and the model's parameter and gradient blocks. */
 export interface Exec {
   rt: Runtime;
   params: number;
   grads: number;
 }
 
+/**
+ * One parameter tensor of a layer. The model lays every 'weight' out first (in layer order),
+ * then every 'bias' (llm.c): the optimizer decays [0, weightCount) and not the biases, and the
+ * model file stores the block byte for byte.
+ */
+export interface Param {
+  /** Its name in the model file ('kernel', 'bias'). */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly size: number;
+  readonly role: 'weight' | 'bias';
+  /** Element offset into the model's parameter (and gradient) block; set by the model. */
+  offset: number;
+  /** Initial values (rng: uniform in [0, 1), seeded by the model and the layer's index). */
+  init(values: Float32Array, rng: () => number): void;
+}
+
+/**
+ * How a constant factor s > 0 on this layer's input (the paper's weight scaling of a dropout
+ * layer before it) can be moved when folding: 'absorb' — f(s·x) equals f(x) with every 'weight'
+ * parameter scaled by s (dense, conv); 'commute' — f(s·x) = s·f(x), so s moves to the output
+ * (flatten, max-pool, relu, maxout, linear). Absent: it cannot be folded through.
+ */
+export type FoldRule = 'absorb' | 'commute';
+
 export interface Layer {
+  /** What it computes, for messages and summaries ('dense', 'conv2d', 'relu', 'dropout', …). */
   readonly kind: string;
-  /** Index of the user layer this belongs to (dropout stream; weight-init seed). */
+  /** Index of the spec this layer belongs to (dropout stream; weight-init seed). */
   readonly index: number;
-  readonly inF: number;
-  readonly outF: number;
-  /** Number of weights and biases this layer owns in the model's blocks. */
-  readonly weightCount: number;
-  readonly biasCount: number;
-  /** Element offsets into the params/grads blocks (set by the model). */
-  wOff: number;
-  bOff: number;
-  /** Allocates per-batch scratch (masks, argmax) for batches up to `cap` rows. */
+  readonly inShape: Shape;
+  readonly outShape: Shape;
+  /** Elements per example of the input and the output (products of the shapes). */
+  readonly inSize: number;
+  readonly outSize: number;
+  /** The parameters this layer owns (empty for most). */
+  readonly params: readonly Param[];
+  /** The output is the input's memory under another shape (flatten): forward and backward never run. */
+  readonly isView?: boolean;
+  readonly fold?: FoldRule;
+  /** A dropout layer (removed by foldDropout): the factor its evaluation mode applies (p for the paper's convention, else 1). */
+  readonly dropoutScale?: number;
+  /** Allocates per-batch scratch (masks, argmax) for batches up to `cap` examples. */
   allocate(rt: Runtime, cap: number): void;
   release(rt: Runtime): void;
   forward(e: Exec, y: number, x: number, batch: number, mode: Mode): void;
   /**
-   * Backward: writes the parameter gradients (overwriting) and, when dx != 0, dLoss/dx.
-   * x and y are this layer's forward input and output of the same batch.
+   * Writes the parameter gradients (overwriting) and, when dx != 0, dLoss/dx. x and y are this
+   * layer's input and output of the same forward pass.
    */
   backward(e: Exec, dx: number, dy: number, x: number, y: number, batch: number, mode: Mode): void;
+  /** After every update: the constraint on its parameters (max-norm), if any. */
+  constrain?(e: Exec): void;
+}
+
+/** A layer family: the checks of its specs and how a spec becomes layers. */
+export interface LayerFamily {
+  readonly type: string;
+  /**
+   * Validates a spec from anywhere (a factory, a model file, JSON) with the factory's messages
+   * and returns it normalized (defaults filled in) — what the model keeps and saves.
+   */
+  check(spec: LayerSpec): LayerSpec;
+  /** The internal layers of spec number `index` on inputs of shape `inShape` (a checked spec). */
+  build(spec: LayerSpec, index: number, inShape: Shape): Layer[];
+  /** One line for summary(): the options that matter. */
+  describe(spec: LayerSpec): string;
+}
+
+/** Elements in a shape. */
+export function sizeOfShape(shape: Shape): number {
+  return shape.reduce((a, b) => a * b, 1);
 }

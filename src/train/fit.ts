@@ -4,9 +4,30 @@
 // dropout masks use the model's step counter, so the same seed gives bit-identical weights.
 // With loss 'meanSquaredError' the targets (N×outputs float32) are copied in and gathered the same
 // way (an autoencoder's y === x shares x's block), and accuracy / error are NaN.
+//
+// A model disposed, or a runtime closed, during training (in a callback) stops fit with an error
+// at the next batch; nothing is computed on freed memory.
 import { platform } from '../platform/types.js';
-import type { Inputs, Labels, Sequential } from '../model/sequential.js';
+import type { EvaluateResult } from '../model/inference.js';
+import { nonFiniteInput, type Inputs, type Labels, type Network } from '../model/network.js';
 import { checkBatch, checkInputs, checkOptions } from '../tensor/validate.js';
+import type { OptimizerState } from './optimizers.js';
+
+/** What fit() needs of a model (Sequential). */
+export interface Trainable {
+  readonly net: Network;
+  readonly seed: number;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly optState: OptimizerState | undefined;
+  epoch: number;
+  step: number;
+  stopTraining: boolean;
+  checkY(op: string, y: unknown, n: number): Int32Array | Float32Array;
+  evaluate(x: Inputs, y: Labels, options: { batchSize?: number }): EvaluateResult;
+  /** Throws if the model was disposed or its runtime closed. */
+  assertLive(op: string): void;
+}
 
 export interface EpochLogs {
   /** 0-based index over the model's whole training (continues across fit calls). */
@@ -47,6 +68,12 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Evaluated (weight scaling) at the end of every epoch. */
   validationData?: { x: Inputs; y: Labels } | [Inputs, Labels];
+  /**
+   * Hold out the last fraction of (x, y), in (0, 1), before shuffling (as Keras), and evaluate
+   * on it as validationData (not together with it). Settings are chosen on held-out data, never
+   * on the test set.
+   */
+  validationSplit?: number;
   /** Evaluate validationData after every freq-th epoch of the model (counting model.epoch, so across fit calls) and after the last; default 1. */
   validationFreq?: number;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | boolean | Promise<void | boolean>;
@@ -64,13 +91,28 @@ export interface History {
 
 const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitOptions = {}): Promise<History> {
+export async function fit(model: Trainable, xAll: Inputs, yAll: Labels, options: FitOptions = {}): Promise<History> {
   const o = checkOptions('fit', options);
   if (!model.optState) throw new Error('thinnet.fit: call model.compile({ optimizer, loss }) before fit()');
   const F = model.inputSize;
-  const n = checkInputs('fit', x, F);
-  if (n === 0) throw new RangeError('thinnet.fit: x has no rows');
-  const labels = model.checkY('fit', y, n);
+  const nAll = checkInputs('fit', xAll, F);
+  if (nAll === 0) throw new RangeError('thinnet.fit: x has no rows');
+  const labelsAll = model.checkY('fit', yAll, nAll);
+  let x = xAll, y: Labels = yAll, labels = labelsAll, n = nAll;
+  let val: { x: Inputs; y: Labels } | undefined;
+  if (o.validationSplit !== undefined) {
+    const f = o.validationSplit;
+    if (typeof f !== 'number' || !(f > 0 && f < 1)) throw new RangeError(`thinnet.fit: validationSplit must be a fraction in (0, 1), got ${String(f)}`);
+    if (o.validationData !== undefined) throw new RangeError('thinnet.fit: give validationSplit or validationData, not both');
+    const held = Math.floor(nAll * f);
+    if (held < 1 || held >= nAll) throw new RangeError(`thinnet.fit: validationSplit ${f} of ${nAll} rows leaves ${held} for validation and ${nAll - held} for training; both need at least one`);
+    n = nAll - held;
+    const C = labelsAll instanceof Float32Array ? model.outputSize : 1;
+    x = xAll.subarray(0, n * F);
+    labels = labelsAll.subarray(0, n * C);
+    y = yAll === xAll ? x : labels; // an autoencoder keeps sharing its inputs
+    val = { x: xAll.subarray(n * F), y: labelsAll.subarray(n * C) };
+  }
   const mse = labels instanceof Float32Array;
   const C = model.outputSize;
   // an autoencoder's targets are its inputs: one block serves both
@@ -78,7 +120,6 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
   const epochs = o.epochs === undefined ? 1 : o.epochs;
   if (typeof epochs !== 'number' || !Number.isInteger(epochs) || epochs < 0) throw new RangeError(`thinnet.fit: epochs must be an integer ≥ 0, got ${String(epochs)}`);
   const bs = checkBatch('fit', o.batchSize ?? 100);
-  let val: { x: Inputs; y: Labels } | undefined;
   if (o.validationData !== undefined) {
     const v = o.validationData as FitOptions['validationData'];
     val = Array.isArray(v) ? { x: v[0], y: v[1] } : (v as { x: Inputs; y: Labels });
@@ -94,15 +135,26 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
   const onEpochEnd = o.onEpochEnd as FitOptions['onEpochEnd'];
   const onBatchEnd = o.onBatchEnd as FitOptions['onBatchEnd'];
 
-  const rt = model.rt, h = rt.heap, k = rt.kernels;
+  const rt = model.net.rt, h = rt.heap, k = rt.kernels;
+  const net = model.net;
+  const optState = model.optState;
   const u8 = x instanceof Uint8Array;
   const data = h.alloc(u8 ? n * F : 4 * n * F);
   const labelPtr = shared ? 0 : h.alloc(mse ? 4 * n * C : 4 * n);
   const idx = h.alloc(4 * n);
   const history: History = { epochs: [], loss: [], accuracy: [], valLoss: [], valError: [], valAccuracy: [] };
   model.stopTraining = false;
+  // after every callback: the model (or the runtime) may have been disposed (closed) inside it
+  const alive = () => {
+    model.assertLive('fit');
+    if (model.optState !== optState) throw new Error('thinnet.fit: the model was recompiled during training');
+  };
   try {
-    if (u8) h.u8(data, n * F).set(x); else h.f32(data, n * F).set(x as Float32Array);
+    if (u8) h.u8(data, n * F).set(x);
+    else {
+      h.f32(data, n * F).set(x as Float32Array);
+      if (k.count_nonfinite_f32(data, n * F) > 0) throw nonFiniteInput(x as Float32Array, 0, n * F, F);
+    }
     if (labels instanceof Float32Array) { if (!shared) h.f32(labelPtr, n * C).set(labels); } else h.i32(labelPtr, n).set(labels);
     const perm = new Int32Array(n);
     const batches = Math.ceil(n / bs);
@@ -117,21 +169,22 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
         }
       }
       h.i32(idx, n).set(perm);
-      const values = model.optState.values(epoch);
+      const values = optState.values(epoch);
       const t0 = now();
       let lossSum = 0, correct = 0, seen = 0;
       for (let bi = 0; bi < batches && !model.stopTraining; bi++) {
         const s = bi * bs, m = Math.min(bs, n - s);
-        const b = model.buffers(bs);
+        const b = net.buffers(bs);
         if (u8) k.gather_rows_u8_f32(b.acts[0], data, idx + 4 * s, 1 / 255, m, F);
         else k.gather_rows_f32(b.acts[0], data, idx + 4 * s, m, F);
         if (mse) k.gather_rows_f32(b.targets, shared ? data : labelPtr, idx + 4 * s, m, C);
         else k.gather_i32(b.labels, labelPtr, idx + 4 * s, m);
-        const r = model.trainStep(b, m, epoch);
+        const r = net.trainStep(b, m, { kind: 'train', seed: model.seed, step: model.step }, optState, epoch);
         if (!Number.isFinite(r.lossSum)) {
           throw new Error(`thinnet.fit: the loss became ${r.lossSum} at epoch ${epoch + 1}, batch ${bi + 1} of ${batches}; ` +
             'training stopped before that update (lower the learning rate, add a max-norm constraint, or check x for NaN/Infinity)');
         }
+        model.step++;
         lossSum += r.lossSum;
         correct += r.correct;
         seen += m;
@@ -141,6 +194,7 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
             epoch, batch: bi, batches, loss: r.lossSum / m, accuracy: mse ? NaN : r.correct / m, examples: seen,
             examplesPerSecond: dt > 0 ? seen / dt : 0,
           });
+          alive();
         }
       }
       const seconds = (now() - t0) / 1000;
@@ -165,6 +219,7 @@ export async function fit(model: Sequential, x: Inputs, y: Labels, options: FitO
       history.loss.push(logs.loss);
       history.accuracy.push(logs.accuracy);
       if (onEpochEnd && (await onEpochEnd(epoch, logs)) === false) model.stopTraining = true;
+      if (onEpochEnd) alive();
     }
   } finally {
     h.free(data);

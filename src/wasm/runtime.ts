@@ -194,6 +194,8 @@ function isBuildMap(w: unknown): w is Partial<Record<BuildName, WasmSource>> {
 
 let current: Runtime | undefined;
 let starting: Promise<Runtime> | undefined;
+/** Counts close() calls: a ready() that was pending when close() ran does not install its runtime. */
+let generation = 0;
 
 /** Loads thinnet (once). Later calls return the same runtime; close() first to change options. */
 export async function ready(options: ReadyOptions = {}): Promise<ReadyInfo> {
@@ -203,20 +205,39 @@ export async function ready(options: ReadyOptions = {}): Promise<ReadyInfo> {
     }
     return current.info();
   }
-  starting ??= Runtime.create(options);
+  const gen = generation;
+  const pending = starting ??= Runtime.create(options);
+  let rt: Runtime;
   try {
-    current = await starting;
+    rt = await pending;
   } finally {
-    starting = undefined;
+    if (starting === pending) starting = undefined;
   }
+  if (gen !== generation) {
+    // thinnet.close() was called while this was loading: the runtime is stopped, not installed
+    await rt.close();
+    throw new Error('thinnet.ready: thinnet.close() was called while thinnet was loading');
+  }
+  current = rt;
   return current.info();
 }
 
-/** Stops the worker pool and forgets the runtime; tensors made before are no longer usable. */
+/**
+ * Stops the worker pool and forgets the runtime; tensors and models made before are no longer
+ * usable (their operations fail with an error that says so). A ready() still loading is
+ * abandoned: it rejects, and its runtime is stopped.
+ */
 export async function close(): Promise<void> {
+  generation++;
   const rt = current;
   current = undefined;
+  starting = undefined;
   await rt?.close();
+}
+
+/** Whether rt is the runtime in use (not one that close() ended). */
+export function isCurrentRuntime(rt: Runtime): boolean {
+  return rt === current;
 }
 
 export function runtime(): Runtime {
