@@ -119,8 +119,13 @@ export function adam(options: AdamOptions = {}): Optimizer {
       rt.heap.f32(m, n).fill(0);
       rt.heap.f32(v, n).fill(0);
       let t = 0;
+      const values = (epoch: number) => {
+        const e = lr(epoch);
+        if (!(e >= 0) || !Number.isFinite(e)) throw new RangeError(`thinnet.optimizers.adam: learning rate at epoch ${epoch} is ${e}, not a finite number ≥ 0`);
+        return { learningRate: e };
+      };
       return {
-        values: (epoch) => ({ learningRate: lr(epoch) }),
+        values,
         slots: [{ name: 'm', ptr: m }, { name: 'v', ptr: v }],
         counters: () => ({ t }),
         setCounters(c) {
@@ -129,7 +134,7 @@ export function adam(options: AdamOptions = {}): Optimizer {
         },
         update(b, epoch) {
           t++;
-          const e = lr(epoch);
+          const e = values(epoch).learningRate;
           const p1 = Math.pow(beta1, t), p2 = Math.pow(beta2, t);
           const update = (at: number, decay: number, n: number) => rt.runSplit('adam_update_f32', n, (s, c) => [
             b.params + at + 4 * s, m + at + 4 * s, v + at + 4 * s, b.grads + at + 4 * s, e, beta1, beta2, eps, p1, p2, decay, c]);
