@@ -158,13 +158,7 @@ export class Network {
       made.push(p);
       return p;
     };
-    const bytes = (elements: number) => {
-      const b = 4 * cap * elements;
-      if (!Number.isSafeInteger(b) || b > 0xffffffff) {
-        throw new RangeError(`thinnet: a batch of ${cap} examples needs ${(b / 1048576).toFixed(0)} MB for one buffer, more than wasm memory holds; use a smaller batchSize`);
-      }
-      return b;
-    };
+    const bytes = (elements: number) => 4 * cap * elements; // 53-bit; the heap refuses what wasm32 cannot hold
     try {
       const acts = [alloc(bytes(this.inputSize))];
       for (const l of this.layers) acts.push(l.isView ? acts[acts.length - 1] : alloc(bytes(l.outSize)));

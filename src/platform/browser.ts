@@ -4,7 +4,7 @@
 import { instantiate } from '@assemblyscript/loader';
 import seedrandom from 'seedrandom';
 import type { BuildName } from '../wasm/backend.js';
-import type { Platform, WorkerHandle } from './types.js';
+import { exitReporter, type Platform, type WorkerHandle } from './types.js';
 
 declare const crossOriginIsolated: boolean | undefined;
 declare const navigator: { hardwareConcurrency?: number } | undefined;
@@ -32,11 +32,23 @@ export const browserPlatform: Platform = {
   startWorker(source: string): WorkerHandle {
     const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
     const worker = new Worker(url);
+    const gone = exitReporter();
+    const stop = () => { worker.terminate(); URL.revokeObjectURL(url); };
+    // A Web Worker has no 'exit' event. An uncaught error means the worker no longer serves the
+    // pool (its job loop never lets one escape): stop it, so that it can never touch memory again.
+    worker.addEventListener('error', (e: ErrorEvent) => {
+      gone.report(`crashed: ${e.message || 'an uncaught error'}`);
+      stop();
+    });
     return {
       post: (message) => worker.postMessage(message),
       onMessage: (listener) => worker.addEventListener('message', (e: MessageEvent) => listener(e.data)),
       onError: (listener) => worker.addEventListener('error', (e: ErrorEvent) => listener(new Error(e.message))),
-      terminate: () => { worker.terminate(); URL.revokeObjectURL(url); },
+      onExit: gone.listen,
+      terminate: () => {
+        gone.report('was terminated');
+        stop();
+      },
       unref: () => {},
     };
   },

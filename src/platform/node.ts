@@ -5,7 +5,7 @@ import { instantiateSync } from '@assemblyscript/loader';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
 import type { BuildName } from '../wasm/backend.js';
-import type { Platform, WorkerHandle } from './types.js';
+import { exitReporter, type Platform, type WorkerHandle } from './types.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 let workerThreads: WorkerThreads | undefined;
@@ -48,11 +48,19 @@ export const nodePlatform: Platform = {
     workerThreads ??= builtinWorkerThreads();
     if (!workerThreads) throw new Error('thinnet: node:worker_threads is not loaded (prepareWorkers first)');
     const worker = new workerThreads.Worker(source, { eval: true });
+    const gone = exitReporter();
+    // 'error' (an uncaught exception, running out of memory) comes before 'exit' and says more.
+    worker.on('error', (e: Error) => gone.report(`crashed: ${e?.message ?? e}`));
+    worker.on('exit', (code: number) => gone.report(`exited with code ${code}`));
     return {
       post: (message) => worker.postMessage(message),
       onMessage: (listener) => { worker.on('message', listener); },
       onError: (listener) => { worker.on('error', listener); },
-      terminate: async () => { await worker.terminate(); },
+      onExit: gone.listen,
+      terminate: async () => {
+        gone.report('was terminated');
+        await worker.terminate();
+      },
       unref: () => worker.unref(),
     };
   },

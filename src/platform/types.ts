@@ -10,6 +10,17 @@ export interface WorkerHandle {
   post(message: unknown): void;
   onMessage(listener: (data: any) => void): void;
   onError(listener: (error: Error) => void): void;
+  /**
+   * Calls `listener` once, with a short reason ("was terminated", "exited with code 1",
+   * "crashed: <message>"), when the worker is gone: at once (synchronously) when terminate() is
+   * called on this handle — a thread blocked in Atomics.wait receives no event, so this is what
+   * the pool can see when the worker is stopped before a job list; otherwise when the host says
+   * so (Node: the worker's 'error' then 'exit' events; browsers: an 'error' event, after which
+   * the handle terminates the worker, as it no longer serves jobs). A listener added after that
+   * is called at once.
+   */
+  onExit(listener: (reason: string) => void): void;
+  /** Stops the worker (safe to call twice). Its onExit listeners run before this returns. */
   terminate(): Promise<void> | void;
   /** Lets the process exit while the worker idles (Node); a no-op in browsers. */
   unref(): void;
@@ -61,4 +72,24 @@ export function setPlatform(platform: Platform): void {
 export function platform(): Platform {
   if (!current) throw new Error('thinnet: no platform installed (import "thinnet", not an internal file)');
   return current;
+}
+
+/**
+ * The once-only exit report of a WorkerHandle (shared by the Node and browser handles): the
+ * first report wins; listeners added later hear it at once.
+ */
+export function exitReporter(): { report(reason: string): void; listen(listener: (reason: string) => void): void } {
+  let reason: string | undefined;
+  const listeners: Array<(reason: string) => void> = [];
+  return {
+    report(r) {
+      if (reason !== undefined) return;
+      reason = r;
+      for (const l of listeners.splice(0)) l(r);
+    },
+    listen(l) {
+      if (reason !== undefined) l(reason);
+      else listeners.push(l);
+    },
+  };
 }

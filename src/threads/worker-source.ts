@@ -2,20 +2,34 @@
 // (Node: `new Worker(src, { eval: true })`; browsers: a Blob URL), so no worker file has to be
 // found by a bundler or a runtime. It must not reference anything outside itself.
 //
-// Protocol (one slot of CTRL_INTS Int32 per worker in a SharedArrayBuffer):
-//   [0] job sequence number, written last by the main thread, then notified
-//   [1] sequence number of the last finished job, written by the worker, then notified
-//   [2] kernel index into `names` (-1: quit)    [3] argument count    [4] status (0 ok, 1 error)
-//   [5] start state, written by the worker, then notified: 0 starting, 1 running, 2 failed (the
-//       message is in the error bytes); the main thread may block on it instead of waiting for
-//       the 'ready' message (which needs its event loop)
-// Arguments travel as float64 (exact for every pointer, size and f32 scalar) in a second
-// SharedArrayBuffer; an error message, as UTF-8, in a third.
+// Protocol: each worker has its own block of shared memory (a SharedArrayBuffer of BLOCK_BYTES,
+// a fresh one for every worker the pool starts, so a replaced worker can never touch its
+// successor's words): CTRL_INTS Int32 control words (WORD), then MAX_ARGS float64 arguments
+// (exact for every pointer, size and f32 scalar), then an error message of up to ERROR_BYTES
+// of UTF-8.
+//   SEQ    job sequence number, written last by the main thread, then notified
+//   DONE   sequence number of the last finished job, written by the worker, then notified
+//   KERNEL kernel index into `names` (-1: quit)      ARGC argument count
+//   STATUS 0 ok, 1 the kernel threw (the message is in the error bytes)
+//   STATE  written by the worker, then notified (the main thread may block on it: it needs no
+//          event loop, unlike the 'ready' message): STARTING, RUNNING, FAILED (to start), DIED
+//          (stopped for good after it ran: its loop crashed, or Node's process 'exit' — the
+//          reason is in the error bytes; a worker stopped by terminate() cannot say so, its
+//          handle does)
+//   CLAIM  who runs job SEQ: the main thread writes SEQ (open) before SEQ itself; the worker
+//          takes the job by compare-exchange SEQ → -SEQ, and the main thread may take it back
+//          (SEQ → 0) and run it itself when no worker took it in time. Exactly one of them runs it.
 
 export const CTRL_INTS = 16;
 /** Arguments per kernel call (the conv kernels take 20: pointers, then the geometry). */
 export const MAX_ARGS = 24;
 export const ERROR_BYTES = 512;
+/** Bytes of one worker's shared block: control words, arguments, error message. */
+export const BLOCK_BYTES = CTRL_INTS * 4 + MAX_ARGS * 8 + ERROR_BYTES;
+/** Indices of the control words. */
+export const WORD = { SEQ: 0, DONE: 1, KERNEL: 2, ARGC: 3, STATUS: 4, STATE: 5, CLAIM: 6 } as const;
+/** Values of WORD.STATE. */
+export const STATE = { STARTING: 0, RUNNING: 1, FAILED: 2, DIED: 3 } as const;
 
 function thinnetWorker(): void {
   const g = globalThis as any;
@@ -33,64 +47,81 @@ function thinnetWorker(): void {
     nodePort ? nodePort.on('message', fn) : g.addEventListener('message', (e: any) => fn(e.data));
   listen(async (msg: any) => {
     if (!msg || msg.type !== 'init') return;
-    const { CTRL, ARGS, ERR } = msg.layout;
-    const ctrl = new Int32Array(msg.ctrl);
-    const args = new Float64Array(msg.args);
-    const errs = new Uint8Array(msg.errors);
-    const base = msg.index * CTRL;
-    const abase = msg.index * ARGS;
-    const ebase = msg.index * ERR;
+    const { CTRL, ARGS, ERR, W, S } = msg.layout;
+    const ctrl = new Int32Array(msg.block, 0, CTRL);
+    const args = new Float64Array(msg.block, CTRL * 4, ARGS);
+    const errs = new Uint8Array(msg.block, CTRL * 4 + ARGS * 8, ERR);
     const encoder = new TextEncoder();
-    const fail = (e: any) => {
-      const bytes = encoder.encode(String(e && e.message || e)).subarray(0, ERR - 1);
-      errs.fill(0, ebase, ebase + ERR);
-      errs.set(bytes, ebase);
+    const text = (e: any) => String(e && e.message || e);
+    const fail = (message: string) => {
+      errs.fill(0);
+      errs.set(encoder.encode(message).subarray(0, ERR - 1));
     };
+    let quitting = false;
+    // Says in shared memory that this worker stops for good, and wakes a main thread that waits
+    // for its job or its start: a caller blocked in Atomics.wait cannot receive an 'exit' event.
+    const die = (why: string) => {
+      if (quitting || Atomics.load(ctrl, W.STATE) === S.DIED) return;
+      fail(why);
+      Atomics.store(ctrl, W.STATE, S.DIED);
+      Atomics.notify(ctrl, W.STATE);
+      Atomics.notify(ctrl, W.DONE);
+    };
+    // process.exit() and uncaught exceptions run it (Node, Bun); terminate() does not.
+    if (isNode && typeof g.process.on === 'function') g.process.on('exit', (code: number) => die(`exited with code ${code}`));
     let fns: any[];
     try {
       const instance: WebAssembly.Instance = await WebAssembly.instantiate(msg.module as WebAssembly.Module, { env: { memory: msg.memory } });
       const exports = instance.exports as any;
       fns = msg.names.map((n: string) => exports[n]);
     } catch (e: any) {
-      fail(e);
-      Atomics.store(ctrl, base + 5, 2);
-      Atomics.notify(ctrl, base + 5);
-      port.postMessage({ type: 'error', message: String(e && e.message || e) });
+      quitting = true;
+      fail(text(e));
+      Atomics.store(ctrl, W.STATE, S.FAILED);
+      Atomics.notify(ctrl, W.STATE);
+      port.postMessage({ type: 'error', message: text(e) });
       return;
     }
     // Read the sequence number before announcing readiness: the first job may be posted the
     // moment 'ready' arrives, and must not be mistaken for one already seen.
-    let seen = Atomics.load(ctrl, base);
-    Atomics.store(ctrl, base + 5, 1);
-    Atomics.notify(ctrl, base + 5);
+    let seen = Atomics.load(ctrl, W.SEQ);
+    Atomics.store(ctrl, W.STATE, S.RUNNING);
+    Atomics.notify(ctrl, W.STATE);
     port.postMessage({ type: 'ready' });
-    for (;;) {
-      // Spin briefly (a job usually follows the last one within microseconds), then sleep.
-      let spins = 0;
-      while (Atomics.load(ctrl, base) === seen && spins < 20000) spins++;
-      if (Atomics.load(ctrl, base) === seen) Atomics.wait(ctrl, base, seen);
-      const seq = Atomics.load(ctrl, base);
-      if (seq === seen) continue;
-      seen = seq;
-      const k = ctrl[base + 2];
-      if (k < 0) {
-        Atomics.store(ctrl, base + 1, seq);
-        Atomics.notify(ctrl, base + 1);
-        return;
+    try {
+      for (;;) {
+        // Spin briefly (a job usually follows the last one within microseconds), then sleep.
+        let spins = 0;
+        while (Atomics.load(ctrl, W.SEQ) === seen && spins < 20000) spins++;
+        if (Atomics.load(ctrl, W.SEQ) === seen) Atomics.wait(ctrl, W.SEQ, seen);
+        const seq = Atomics.load(ctrl, W.SEQ);
+        if (seq === seen) continue;
+        seen = seq;
+        const k = ctrl[W.KERNEL];
+        if (k < 0) {
+          quitting = true;
+          Atomics.store(ctrl, W.DONE, seq);
+          Atomics.notify(ctrl, W.DONE);
+          return;
+        }
+        // Take the job, unless the main thread took it back (it runs a job no worker took in time).
+        if (Atomics.compareExchange(ctrl, W.CLAIM, seq, -seq) !== seq) continue;
+        let status = 0;
+        try {
+          const n = ctrl[W.ARGC];
+          const a = [];
+          for (let i = 0; i < n; i++) a.push(args[i]);
+          fns[k].apply(null, a);
+        } catch (e: any) {
+          status = 1;
+          fail(text(e));
+        }
+        ctrl[W.STATUS] = status;
+        Atomics.store(ctrl, W.DONE, seq);
+        Atomics.notify(ctrl, W.DONE);
       }
-      let status = 0;
-      try {
-        const n = ctrl[base + 3];
-        const a = [];
-        for (let i = 0; i < n; i++) a.push(args[abase + i]);
-        fns[k].apply(null, a);
-      } catch (e: any) {
-        status = 1;
-        fail(e);
-      }
-      ctrl[base + 4] = status;
-      Atomics.store(ctrl, base + 1, seq);
-      Atomics.notify(ctrl, base + 1);
+    } catch (e: any) {
+      die(`crashed: ${text(e)}`);
     }
   });
 }

@@ -7,6 +7,16 @@ export interface HeapExports {
   free(ptr: number): void;
 }
 
+/** Bytes a wasm32 memory can hold (65536 pages of 64 KiB). */
+export const WASM32_MAX_BYTES = 2 ** 32;
+/**
+ * The largest block the module's allocator hands out (AssemblyScript's TLSF: BLOCK_MAXSIZE,
+ * 1 GiB less its 4-byte header), rounded down to the 16-byte alignment.
+ */
+export const MAX_BLOCK_BYTES = 2 ** 30 - 16;
+
+const mb = (n: number) => (n / 1048576).toFixed(1);
+
 export class Heap {
   private buffer: ArrayBufferLike | undefined;
   private f32All!: Float32Array;
@@ -16,7 +26,15 @@ export class Heap {
   private live = new Map<number, number>(); // ptr -> bytes
   private liveBytes = 0;
 
-  constructor(readonly memory: WebAssembly.Memory, private readonly exports: HeapExports) {}
+  /**
+   * `maxBytes`: the memory's maximum where the caller knows it (a JavaScript WebAssembly.Memory
+   * does not tell; the runtime sets it for the shared memory of threaded builds); at most, and
+   * by default, what wasm32 can address.
+   */
+  constructor(readonly memory: WebAssembly.Memory, private readonly exports: HeapExports,
+              readonly maxBytes = WASM32_MAX_BYTES) {
+    this.maxBytes = Math.min(maxBytes, WASM32_MAX_BYTES);
+  }
 
   /** Re-derives the views if memory has grown since they were made. */
   private views(): void {
@@ -50,10 +68,26 @@ export class Heap {
     return this.u8All.subarray(ptr, ptr + n);
   }
 
-  /** Allocates `bytes` (16-byte aligned); throws a clear error when memory cannot grow. */
+  /**
+   * Allocates `bytes` (16-byte aligned); throws a clear RangeError when the block cannot exist
+   * (checked in 53-bit arithmetic before the allocator sees it: a size passed to wasm as a u32
+   * would silently wrap, 2^32 to 0) or when memory cannot grow. A failed allocation is never
+   * counted in allocatedBytes.
+   */
   alloc(bytes: number): number {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`thinnet: cannot allocate ${bytes} bytes`);
     const size = Math.max(16, bytes);
+    if (size >= this.maxBytes) { // a memory of maxBytes also holds static data: no block fills it
+      throw new RangeError(this.maxBytes < WASM32_MAX_BYTES
+        ? `thinnet: out of WebAssembly memory allocating ${mb(bytes)} MB: more than this memory's maximum of ` +
+          `${mb(this.maxBytes)} MB; raise maxMemoryMB in ready() (at most 4096), or use smaller batches or layers`
+        : `thinnet: cannot allocate ${mb(bytes)} MB: more than a wasm32 memory can hold (4096 MB); ` +
+          'use smaller batches or layers');
+    }
+    if (size > MAX_BLOCK_BYTES) {
+      throw new RangeError(`thinnet: cannot allocate ${mb(bytes)} MB in one block: the WebAssembly allocator's ` +
+        `largest block is ${mb(MAX_BLOCK_BYTES + 16)} MB; use smaller batches or layers`);
+    }
     let ptr = 0;
     try {
       ptr = this.exports.alloc(size) >>> 0;
@@ -61,10 +95,16 @@ export class Heap {
       ptr = 0;
     }
     if (ptr === 0) {
-      const mb = (n: number) => (n / 1048576).toFixed(1);
       throw new RangeError(`thinnet: out of WebAssembly memory allocating ${mb(size)} MB ` +
         `(heap now ${mb(this.memory.buffer.byteLength)} MB, ${mb(this.liveBytes)} MB in live tensors; ` +
         'dispose tensors you no longer need, or raise maxMemoryMB in ready())');
+    }
+    if (ptr % 16 !== 0 || ptr + size > this.memory.buffer.byteLength || this.live.has(ptr)) {
+      const where = `[${ptr}, ${ptr + size}) in a ${mb(this.memory.buffer.byteLength)} MB memory`;
+      if (!this.live.has(ptr)) {
+        try { this.exports.free(ptr); } catch { /* the block is unusable either way */ }
+      }
+      throw new RangeError(`thinnet: the WebAssembly allocator returned an invalid block for ${mb(size)} MB: ${where}`);
     }
     this.live.set(ptr, size);
     this.liveBytes += size;

@@ -89,7 +89,8 @@ export class Runtime {
     // The kernels take fixed arguments: the raw instance exports are called directly.
     const kernels = instance.exports as unknown as Kernels;
     memory ??= kernels.memory;
-    const heap = new Heap(memory, kernels);
+    // the shared memory's maximum is known: larger requests fail before they reach the allocator
+    const heap = new Heap(memory, kernels, threads > 1 ? Math.floor((options.maxMemoryMB ?? 2048) * 16) * 65536 : undefined);
     // Where workers boot on their own, the pool starts them when first needed (see threads.ts).
     const pool = threads > 1
       ? await (await import('../threads/pool.js')).WorkerPool.start(threads - 1, module, memory, kernels, p.workersStartUnattended())
