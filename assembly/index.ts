@@ -11,3 +11,5 @@ export * from "./gemm";
 export * from "./dense";
 export * from "./model_extra";
 export * from "./crc32";
+export * from "./conv";
+export * from "./pool";
