@@ -6,5 +6,7 @@ export { dropout, gaussianDropout, type DropoutSpec, type GaussianDropoutSpec } 
 export {
   activation, relu, sigmoid, tanh, linear, softmax, maxout, type ActivationName, type ActivationSpec,
 } from './activation.js';
+export { conv2d, type Conv2DSpec, type Conv2DOptions, type Padding } from './conv.js';
+export { maxPool2d, flatten, type MaxPool2DSpec, type MaxPool2DOptions, type FlattenSpec } from './pool.js';
 export type { KernelInitializer } from './params.js';
 export type { LayerSpec } from './types.js';
