@@ -18,7 +18,13 @@ usage: thinnet train   [options]
        thinnet compare [options]   (same net with and without dropout; defaults sized for ~5 min on 2 cores)
 
 architecture
-  --hidden 1024,1024        hidden layer sizes
+  --hidden 1024,1024        hidden (fully connected) layer sizes
+  --conv 32,64              a conv net: conv layers (filters each; 5×5 'same', then max-pool) on
+                            [28, 28, 1] images before the hidden layers (default: none, an MLP)
+  --kernel 5                conv kernel size
+  --pool 2                  2: 2×2 stride 2 max-pool; 3: overlapping 3×3 stride 2 (the paper's)
+  --keep-conv 0.75          retention p of each conv block's output (feature maps, per element)
+  --dropout-layers all      conv nets: all (input, feature maps, hidden) | fc (hidden FC layers only)
   --activation relu         relu | sigmoid | tanh | maxout
   --pieces 2                maxout pieces per unit
   --keep-input 0.8          retention probability p of the input units
@@ -44,7 +50,10 @@ data and runtime
   --train-size N            use the first N training examples
   --test-size N             use the first N test examples
   --threads N               threads (default: all cores)
-  --eval-every N            evaluate on the test set every N epochs (and after the last)
+  --eval-every N            evaluate every N epochs (and after the last): on the validation set
+                            with --validation, else on the test set
+  --validation N            hold out the last N training examples; choose settings on them — the
+                            test set is then read once, at the end
 compare only
   --plain-lr 1              learning rate of the net without dropout (App. A: dropout nets want
                             10–100× the rate of a standard net; at the dropout rate the plain net
@@ -68,6 +77,8 @@ const OPTIONS = {
   'momentum-final': { type: 'string' }, 'momentum-epochs': { type: 'string' }, 'weight-decay': { type: 'string' },
   'momentum-form': { type: 'string' }, 'eval-every': { type: 'string' }, 'plain-lr': { type: 'string' },
   seed: { type: 'string' }, 'data-dir': { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
+  conv: { type: 'string' }, kernel: { type: 'string' }, pool: { type: 'string' }, 'keep-conv': { type: 'string' },
+  'dropout-layers': { type: 'string' }, validation: { type: 'string' },
   threads: { type: 'string' }, save: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   checkpoint: { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
 } as const;
@@ -88,6 +99,12 @@ const int = (x: number) => Number.isInteger(x) && x >= 1;
 
 interface Config {
   hidden: number[];
+  conv: number[];
+  kernel: number;
+  pool: 2 | 3;
+  keepConv: number;
+  dropoutLayers: 'all' | 'fc';
+  validation?: number;
   activation: 'relu' | 'sigmoid' | 'tanh' | 'maxout';
   pieces: number;
   keepInput: number;
@@ -125,13 +142,18 @@ interface Config {
 /** Defaults of `train`; `compare` overrides some to fit its time budget. */
 function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   const d: Config = {
-    hidden: [1024, 1024], activation: 'relu', pieces: 2, keepInput: 0.8, keepHidden: 0.5, dropout: true,
+    hidden: [1024, 1024], conv: [], kernel: 5, pool: 2, keepConv: 0.75, dropoutLayers: 'all', activation: 'relu', pieces: 2, keepInput: 0.8, keepHidden: 0.5, dropout: true,
     convention: 'paper', maxNorm: 3, init: 'heUniform', optimizer: 'sgd', epochs: 10, batch: 100, lr: 3,
     lrDecay: 0.95, lrInverseT: 0, lrWarmup: 0, lrWarmupFrom: 0, momentum: 0.5, momentumFinal: 0.95, momentumEpochs: 10, momentumForm: 'paper',
     weightDecay: 0, seed: 1, evalEvery: 1, quiet: false, checkpointEvery: 1, resume: false, ...defaults,
   };
   const hidden = v.hidden === undefined ? d.hidden : String(v.hidden).split(',').filter((s) => s.trim() !== '').map(Number);
   if (!hidden.every(int)) throw new UsageError(`--hidden: expected sizes like 1024,1024, got '${String(v.hidden)}'`);
+  const conv = v.conv === undefined ? d.conv : String(v.conv).split(',').filter((s) => s.trim() !== '').map(Number);
+  if (!conv.every(int)) throw new UsageError(`--conv: expected filter counts like 32,64, got '${String(v.conv)}'`);
+  const pool = num(v, 'pool', d.pool, (x) => x === 2 || x === 3) as 2 | 3;
+  const dropoutLayers = (v['dropout-layers'] ?? d.dropoutLayers) as Config['dropoutLayers'];
+  if (!['all', 'fc'].includes(dropoutLayers)) throw new UsageError(`--dropout-layers: all or fc, got '${dropoutLayers}'`);
   const activation = (v.activation ?? d.activation) as Config['activation'];
   if (!['relu', 'sigmoid', 'tanh', 'maxout'].includes(activation)) throw new UsageError(`--activation: relu, sigmoid, tanh or maxout, got '${activation}'`);
   const convention = (v.convention ?? d.convention) as Config['convention'];
@@ -144,7 +166,10 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   const nonneg = (x: number) => Number.isFinite(x) && x >= 0;
   const opt = (name: string) => (v[name] === undefined ? undefined : num(v, name, 0, int));
   const c: Config = {
-    hidden, activation, convention, optimizer, momentumForm,
+    hidden, conv, pool, dropoutLayers, activation, convention, optimizer, momentumForm,
+    kernel: num(v, 'kernel', d.kernel, int),
+    keepConv: num(v, 'keep-conv', d.keepConv, prob),
+    validation: opt('validation') ?? d.validation,
     evalEvery: num(v, 'eval-every', d.evalEvery, int),
     pieces: num(v, 'pieces', d.pieces, int),
     keepInput: num(v, 'keep-input', d.keepInput, prob),
@@ -196,7 +221,25 @@ function buildModel(c: Config, inputs: number, classes: number, dropout: boolean
 
 function modelConfig(c: Config, inputs: number, classes: number, dropout: boolean): tn.SequentialConfig {
   const layers: LayerSpec[] = [];
-  if (dropout && c.keepInput < 1) layers.push(tn.layers.dropout({ keep: c.keepInput, convention: c.convention }));
+  const maxNorm = c.maxNorm > 0 ? c.maxNorm : undefined;
+  const drop = (keep: number) => { if (keep < 1) layers.push(tn.layers.dropout({ keep, convention: c.convention })); };
+  let inputShape = [inputs];
+  if (c.conv.length > 0) {
+    // a conv net on square single-channel images: dropout on the input and on every block's
+    // feature maps too (the paper's "dropout in all layers"), or only on the hidden FC layers
+    const side = Math.round(Math.sqrt(inputs));
+    if (side * side !== inputs) throw new UsageError(`--conv needs square single-channel images; the data has ${inputs} values per example`);
+    inputShape = [side, side, 1];
+    const everywhere = dropout && c.dropoutLayers === 'all';
+    if (everywhere) drop(c.keepInput);
+    for (const filters of c.conv) {
+      layers.push(tn.layers.conv2d({ filters, kernelSize: c.kernel, padding: 'same', activation: c.activation,
+        pieces: c.activation === 'maxout' ? c.pieces : undefined, kernelInitializer: c.init, maxNorm }));
+      layers.push(c.pool === 3 ? tn.layers.maxPool2d({ poolSize: 3, strides: 2 }) : tn.layers.maxPool2d({ poolSize: 2 }));
+      if (everywhere) drop(c.keepConv);
+    }
+    layers.push(tn.layers.flatten());
+  } else if (dropout && c.keepInput < 1) layers.push(tn.layers.dropout({ keep: c.keepInput, convention: c.convention }));
   for (const units of c.hidden) {
     layers.push(tn.layers.dense({
       units, activation: c.activation, pieces: c.activation === 'maxout' ? c.pieces : undefined,
@@ -204,8 +247,8 @@ function modelConfig(c: Config, inputs: number, classes: number, dropout: boolea
     }));
     if (dropout && c.keepHidden < 1) layers.push(tn.layers.dropout({ keep: c.keepHidden, convention: c.convention }));
   }
-  layers.push(tn.layers.dense({ units: classes, kernelInitializer: c.init, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined }));
-  return { inputShape: [inputs], seed: c.seed, layers };
+  layers.push(tn.layers.dense({ units: classes, kernelInitializer: c.init, maxNorm }));
+  return { inputShape, seed: c.seed, layers };
 }
 
 function makeOptimizer(c: Config): tn.Optimizer {
@@ -234,11 +277,25 @@ async function startModel(c: Config, inputs: number, classes: number, dropout: b
   return model;
 }
 
-async function loadData(c: Config): Promise<{ train: Split; test: Split }> {
-  const { train, test } = await tn.data.loadMnist(c.dataDir ? { dir: c.dataDir } : {});
+interface Data { train: Split; test: Split; validation?: Split }
+
+/**
+ * MNIST (or --data-dir), with --validation N: the last N training examples held out (before
+ * --train-size takes the first examples of the rest), so a subset and its validation set never meet.
+ */
+async function loadData(c: Config): Promise<Data> {
+  const { train: all, test } = await tn.data.loadMnist(c.dataDir ? { dir: c.dataDir } : {});
+  let train = all, validation: Split | undefined;
+  if (c.validation !== undefined) {
+    const N = all.y.length, F = all.x.length / N, keep = N - c.validation;
+    if (keep < 1) throw new UsageError(`--validation ${c.validation} leaves no training examples (the training set has ${N})`);
+    train = { x: all.x.subarray(0, keep * F), y: all.y.subarray(0, keep) } as Split;
+    validation = { x: all.x.subarray(keep * F), y: all.y.subarray(keep) } as Split;
+  }
   return {
     train: c.trainSize ? tn.data.subset(train, c.trainSize) : train,
     test: c.testSize ? tn.data.subset(test, c.testSize) : test,
+    validation,
   };
 }
 
@@ -246,8 +303,10 @@ function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
 }
 
-async function trainOne(c: Config, data: { train: Split; test: Split }, dropout: boolean, label: string) {
-  const { train, test } = data;
+async function trainOne(c: Config, data: Data, dropout: boolean, label: string) {
+  const { train, test, validation } = data;
+  const held = validation ?? test; // evaluated during training; the test set only at the end when there is a validation set
+  const heldName = validation ? 'val error' : 'test error';
   const inputs = train.x.length / Math.max(train.y.length, 1);
   let classes = 0;
   for (let i = 0; i < train.y.length; i++) classes = Math.max(classes, train.y[i] + 1);
@@ -262,7 +321,7 @@ async function trainOne(c: Config, data: { train: Split; test: Split }, dropout:
   let lossAvg = 0, accAvg = 0;
   await model.fit(train.x, train.y, {
     epochs: Math.max(0, c.epochs - model.epoch), batchSize: c.batch,
-    validationData: { x: test.x, y: test.y }, validationFreq: c.evalEvery,
+    validationData: { x: held.x, y: held.y }, validationFreq: c.evalEvery,
     onBatchEnd: async (b, l) => {
       lossAvg = b === 0 ? l.loss : 0.95 * lossAvg + 0.05 * l.loss;
       accAvg = b === 0 ? l.accuracy : 0.95 * accAvg + 0.05 * l.accuracy;
@@ -275,17 +334,25 @@ async function trainOne(c: Config, data: { train: Split; test: Split }, dropout:
     onEpochEnd: async (e, l) => {
       bar?.stop();
       console.log(`${label} epoch ${e + 1}/${c.epochs}  loss ${l.loss.toFixed(4)}  train acc ${l.accuracy.toFixed(4)}  ` +
-        `${l.valError !== undefined ? `test error ${pct(l.valError)}  ` : ''}lr ${l.learningRate.toPrecision(3)}${l.momentum !== undefined ? `  momentum ${l.momentum.toFixed(3)}` : ''}  ` +
+        `${l.valError !== undefined ? `${heldName} ${pct(l.valError)}  ` : ''}lr ${l.learningRate.toPrecision(3)}${l.momentum !== undefined ? `  momentum ${l.momentum.toFixed(3)}` : ''}  ` +
         `${l.seconds.toFixed(1)} s  ${Math.round(l.examplesPerSecond)} ex/s`);
       if (c.checkpoint && ((e + 1) % c.checkpointEvery === 0 || e + 1 === c.epochs)) await model.save(c.checkpoint, { optimizer: true });
     },
   });
   const seconds = (performance.now() - t0) / 1000;
   const result = model.evaluate(test.x, test.y);
-  return { model, result, seconds };
+  const val = validation ? model.evaluate(validation.x, validation.y) : undefined;
+  return { model, result, val, seconds };
 }
 
 function describeNet(c: Config, dropout: boolean): string {
+  if (c.conv.length > 0) {
+    const pool = c.pool === 3 ? 'pool 3×3/2' : 'pool 2×2';
+    const drop = !dropout ? 'no dropout' : c.dropoutLayers === 'fc' ? `dropout p=${c.keepHidden} in the FC layers only, ${c.convention}`
+      : `dropout p=${c.keepInput} (input), ${c.keepConv} (feature maps), ${c.keepHidden} (hidden), ${c.convention}`;
+    return `conv ${c.conv.map((f) => `${c.kernel}×${c.kernel}×${f}`).join(' → ')} (${pool}) → ${[...c.hidden, 10].join(' → ')} ${c.activation}, ${drop}, ` +
+      `max-norm ${c.maxNorm || 'none'}, ${c.optimizer} lr ${c.lr}`;
+  }
   const drop = dropout ? `dropout p=${c.keepInput} (input), ${c.keepHidden} (hidden), ${c.convention}` : 'no dropout';
   return `784-${c.hidden.join('-')}-10 ${c.activation}, ${drop}, max-norm ${c.maxNorm || 'none'}, ${c.optimizer} lr ${c.lr}`;
 }
@@ -294,9 +361,10 @@ async function cmdTrain(v: Values): Promise<void> {
   const c = parseConfig(v);
   const info = await tn.ready({ threads: c.threads ?? 'auto' });
   const data = await loadData(c);
-  console.log(`thinnet train: ${describeNet(c, c.dropout)}; ${data.train.y.length} training / ${data.test.y.length} test examples; ` +
+  console.log(`thinnet train: ${describeNet(c, c.dropout)}; ${data.train.y.length} training / ${data.validation ? `${data.validation.y.length} validation / ` : ''}${data.test.y.length} test examples; ` +
     `${c.epochs} epochs, batch ${c.batch}, seed ${c.seed}; ${info.backend}, ${info.threads} thread(s)`);
-  const { model, result, seconds } = await trainOne(c, data, c.dropout, c.dropout ? 'dropout' : 'plain');
+  const { model, result, val, seconds } = await trainOne(c, data, c.dropout, c.dropout ? 'dropout' : 'plain');
+  if (val) console.log(`validation error: ${pct(val.error)}  (loss ${val.loss.toFixed(4)})`);
   console.log(`test error: ${pct(result.error)}  (loss ${result.loss.toFixed(4)}, ${seconds.toFixed(1)} s)`);
   if (c.save) {
     await model.save(c.save);

@@ -109,12 +109,52 @@ describe('thinnet CLI', () => {
     expect(rates).toEqual([0.2, 0.6, 1]);
   }, 60_000);
 
+  test('--conv trains a conv net with dropout in all layers or in the FC layers only; --validation holds out the last N', async () => {
+    const path = join(dir, 'conv.tnet');
+    const run = async (extra: string[]) => {
+      const { out, err } = capture();
+      const code = await main(['train', '--conv', '4,8', '--hidden', '32', '--pool', '3', '--train-size', '600', '--validation', '300',
+        '--test-size', '200', '--epochs', '1', '--lr', '0.5', '--max-norm', '4', '--keep-input', '0.9', '--threads', '1', '--quiet', ...extra]);
+      expect(err).toEqual([]);
+      expect(code).toBe(0);
+      vi.restoreAllMocks();
+      return out.join('\n');
+    };
+    const all = await run(['--save', path]);
+    expect(all).toMatch(/conv 5×5×4 → 5×5×8 \(pool 3×3\/2\) → 32 → 10 relu, dropout p=0.9 \(input\), 0.75 \(feature maps\), 0.5 \(hidden\)/);
+    expect(all).toMatch(/600 training \/ 300 validation \/ 200 test examples/);
+    expect(all).toMatch(/epoch 1\/1 .*val error \d+\.\d\d%/);
+    expect(all).toMatch(/validation error: \d+\.\d+%[^]*test error: \d+\.\d+%/);
+    await tn.ready({ threads: 1 });
+    const model = await tn.loadModel(path);
+    expect(model.config.inputShape).toEqual([28, 28, 1]);
+    expect(model.config.layers.map((l) => l.type)).toEqual(['dropout', 'conv2d', 'maxPool2d', 'dropout', 'conv2d', 'maxPool2d', 'dropout',
+      'flatten', 'dense', 'dropout', 'dense']);
+    expect(model.config.layers[1]).toMatchObject({ filters: 4, kernelSize: [5, 5], padding: 'same', maxNorm: 4 });
+    expect(model.config.layers[2]).toMatchObject({ poolSize: [3, 3], strides: [2, 2] });
+    model.dispose();
+    await tn.close();
+    const fc = await run(['--dropout-layers', 'fc', '--save', path]);
+    expect(fc).toMatch(/dropout p=0.5 in the FC layers only/);
+    await tn.ready({ threads: 1 });
+    const m2 = await tn.loadModel(path);
+    expect(m2.config.layers.map((l) => l.type)).toEqual(['conv2d', 'maxPool2d', 'conv2d', 'maxPool2d', 'flatten', 'dense', 'dropout', 'dense']);
+    m2.dispose();
+    await tn.close();
+  }, 120_000);
+
   test('usage errors exit with code 2 and a clear message', async () => {
     const { err } = capture();
     expect(await main(['train', '--hidden', 'abc'])).toBe(2);
     expect(err.join('\n')).toMatch(/--hidden: expected sizes like 1024,1024/);
     expect(await main(['train', '--keep-hidden', '1.5'])).toBe(2);
     expect(err.join('\n')).toMatch(/--keep-hidden: invalid value '1.5'/);
+    expect(await main(['train', '--conv', '8,x'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--conv: expected filter counts like 32,64/);
+    expect(await main(['train', '--pool', '4'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--pool: invalid value '4'/);
+    expect(await main(['train', '--dropout-layers', 'some'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--dropout-layers: all or fc/);
     expect(await main(['fly'])).toBe(2);
     expect(err.join('\n')).toMatch(/unknown command 'fly'/);
     expect(await main(['train', '--bogus'])).toBe(1);
