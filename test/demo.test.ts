@@ -205,6 +205,26 @@ if (!haveChromium && process.env.CI) {
       expect(errors).toEqual([]);
     });
 
+    test('the conv net choice (?model=conv): trains with dropout in every layer, draws its 5×5 filters, predicts', async () => {
+      const { page, errors } = await open(isolated, '?model=conv&epochs=2&train=2000&hidden=64&samples=20');
+      expect((await dataset(page)).state, JSON.stringify(errors)).toBe('ready');
+      expect(await page.inputValue('#model-kind')).toBe('conv');
+      const run = await train(page, 'start');
+      expect((await dataset(page)).model).toBe('conv');
+      expect(await page.textContent('#model')).toMatch(/28×28×1 → dropout p=0.9 → conv 5×5×16 relu → max-pool 2×2 → dropout p=0.75 → conv 5×5×32 relu/);
+      expect(run.testErrors).toHaveLength(2);
+      expect(run.testErrors[1][1]).toBeLessThan(0.35);
+      // 16 filters of 5×5 drawn with 5-pixel cells, 8 to a row
+      expect(await page.evaluate(() => { const c = document.getElementById('weights') as HTMLCanvasElement; return [c.width, c.height]; }))
+        .toEqual([8 * 26 + 1, 2 * 26 + 1]);
+      const p = checkPrediction(await drawSeven(page));
+      expect(p.std.some((v) => v > 0)).toBe(true);
+      console.log(`conv net (${(await dataset(page)).backend}): 2 epochs of 2,000 images in ${run.ms} ms, test errors ${run.testErrors.map((e) => e[1]).join(', ')}`);
+      await page.screenshot({ path: join(repoRoot, 'artifacts', 'demo-conv.png'), fullPage: true });
+      await page.close();
+      expect(errors).toEqual([]);
+    });
+
     test('not isolated: the single-thread build; the dropout switch restarts training without dropout', async () => {
       const { page, errors } = await open(plain);
       const d = await dataset(page);

@@ -128,8 +128,9 @@ export class LineChart {
  * The first-layer weights as images: `units` rows of 784, each drawn 28×28 and normalized on its
  * own (grey = 0, white = its largest positive weight, black = its most negative).
  */
-export function drawWeights(canvas: HTMLCanvasElement, weights: Float32Array, units: number, columns = 8): void {
-  const size = 28, gap = 1;
+export function drawWeights(canvas: HTMLCanvasElement, weights: Float32Array, units: number, side = 28, columns = 8): void {
+  // small conv filters (5×5) are drawn with square cells of `cell` pixels, about as large as a 28×28 row
+  const cell = Math.max(1, Math.floor(28 / side)), size = side * cell, gap = 1;
   const rows = Math.ceil(units / columns);
   canvas.width = columns * (size + gap) + gap;
   canvas.height = rows * (size + gap) + gap;
@@ -137,13 +138,13 @@ export function drawWeights(canvas: HTMLCanvasElement, weights: Float32Array, un
   const img = c.createImageData(canvas.width, canvas.height);
   img.data.fill(255);
   for (let u = 0; u < units; u++) {
-    const w = weights.subarray(u * size * size, (u + 1) * size * size);
+    const w = weights.subarray(u * side * side, (u + 1) * side * side);
     let m = 0;
     for (const v of w) m = Math.max(m, Math.abs(v));
     const ox = gap + (u % columns) * (size + gap), oy = gap + Math.floor(u / columns) * (size + gap);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const g = Math.round(255 * (0.5 + (m > 0 ? 0.5 * w[y * size + x] / m : 0)));
+        const g = Math.round(255 * (0.5 + (m > 0 ? 0.5 * w[Math.floor(y / cell) * side + Math.floor(x / cell)] / m : 0)));
         const at = 4 * ((oy + y) * canvas.width + ox + x);
         img.data[at] = img.data[at + 1] = img.data[at + 2] = g;
       }

@@ -17,6 +17,8 @@ const threads: number | 'auto' = threadsParam && /^\d+$/.test(threadsParam) ? Ma
 const base = { hidden: int('hidden', 512, 8, 2048), epochs: int('epochs', 40, 1, 1000), train: int('train', 6000, 100, 60000),
   batchSize: int('batch', 100, 1, 1000), seed: int('seed', 1, 0, 2 ** 32 - 1) };
 const samples = int('samples', 50, 1, 1000);
+const modelSelect = $<HTMLSelectElement>('model-kind');
+if (query.get('model') === 'conv') modelSelect.value = 'conv';
 
 const COLORS = { dropout: '#1f6feb', plain: '#c2410c' };
 const status = $('status'), progress = $('progress'), modelText = $('model'), predictionText = $('prediction');
@@ -66,7 +68,7 @@ function redrawCharts(): void {
 }
 
 function start(): void {
-  const settings: RunSettings = { ...base, dropout: dropoutSwitch.checked };
+  const settings: RunSettings = { ...base, dropout: dropoutSwitch.checked, model: modelSelect.value === 'conv' ? 'conv' : 'mlp' };
   const run = ++runCounter;
   current = { run, dropout: settings.dropout, losses: [], errors: [] };
   runs[settings.dropout ? 'dropout' : 'plain'] = current;
@@ -74,6 +76,7 @@ function start(): void {
   root.dataset.epochs = '0';
   root.dataset.lossPoints = '0';
   root.dataset.dropout = String(settings.dropout);
+  root.dataset.model = settings.model;
   redrawCharts();
   progress.textContent = 'starting…';
   setState('training');
@@ -98,12 +101,12 @@ function onMessage(m: FromWorker): void {
     case 'started':
       if (m.run !== current?.run) return;
       hasModel = true;
-      modelText.textContent = `${m.layers}; ${m.parameters.toLocaleString('en')} parameters; SGD, learning rate 0.1, ` +
+      modelText.textContent = `${m.layers}; ${m.parameters.toLocaleString('en')} parameters; SGD, learning rate ${m.settings.model === 'conv' ? 0.05 : 0.1}, ` +
         `momentum 0.95, max-norm 3; ${m.settings.epochs} epochs of ${Math.min(m.settings.train, ready?.train ?? m.settings.train).toLocaleString('en')} ` +
         `images, mini-batches of ${m.settings.batchSize}.`;
       break;
     case 'weights':
-      if (m.run === current?.run) drawWeights($('weights'), m.weights, m.units);
+      if (m.run === current?.run) drawWeights($('weights'), m.weights, m.units, m.side);
       break;
     case 'loss':
       if (m.run !== current?.run) return;
@@ -116,7 +119,7 @@ function onMessage(m: FromWorker): void {
       current.errors.push([m.epoch + 1, m.testError]);
       root.dataset.epochs = String(current.errors.length);
       root.dataset.testError = String(m.testError);
-      drawWeights($('weights'), m.weights, m.units);
+      drawWeights($('weights'), m.weights, m.units, m.side);
       redrawCharts();
       progress.textContent = `epoch ${m.epoch + 1}: test error ${(100 * m.testError).toFixed(2)}%, training loss ${m.loss.toFixed(3)}, ` +
         `training error ${(100 * m.trainError).toFixed(2)}%; ${Math.round(m.examplesPerSecond).toLocaleString('en')} images/s`;
@@ -191,6 +194,10 @@ stopButton.addEventListener('click', () => {
 dropoutSwitch.addEventListener('change', () => {
   root.dataset.dropout = String(dropoutSwitch.checked);
   if (ready) start(); // restarts training with the other net (the worker stops the running one first)
+});
+modelSelect.addEventListener('change', () => {
+  delete runs.dropout; delete runs.plain; // curves of the other network do not compare
+  if (ready) start();
 });
 redrawCharts();
 setState('loading');

@@ -4,6 +4,8 @@
 /** Settings of one training run (from the page's switch and its URL query). */
 export interface RunSettings {
   dropout: boolean;
+  /** 'mlp': the paper's MNIST MLP; 'conv': a small conv net with dropout in every layer. */
+  model: 'mlp' | 'conv';
   /** Units of each of the two hidden layers. */
   hidden: number;
   epochs: number;
@@ -40,10 +42,10 @@ export type FromWorker =
   | {
     type: 'epoch'; run: number; epoch: number; loss: number; trainError: number; testError: number; testLoss: number;
     seconds: number; examplesPerSecond: number;
-    /** The first `units` rows of the first dense layer's weights, units × 784. */
-    weights: Float32Array; units: number;
+    /** The first layer's first `units` weight images (dense: 28×28 rows; conv: its side×side filters), units × side². */
+    weights: Float32Array; units: number; side: number;
   }
-  | { type: 'weights'; run: number; weights: Float32Array; units: number }
+  | { type: 'weights'; run: number; weights: Float32Array; units: number; side: number }
   | { type: 'done'; run: number; stopped: boolean; epochs: number }
   | {
     type: 'prediction'; id: number; run: number; epochs: number;
