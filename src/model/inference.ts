@@ -35,7 +35,7 @@ function batches(b: Buffers, n: number, fn: (s: number, m: number) => void): voi
   for (let s = 0; s < n; s += b.cap) fn(s, Math.min(b.cap, n - s));
 }
 
-/** Loss, accuracy and error in evaluation mode (checked labels or targets). */
+/** Loss, accuracy and error in evaluation mode (checked labels or targets; n ≥ 1). */
 export function evaluate(net: Network, x: Inputs, y: Int32Array | Float32Array, n: number, batchSize: number, seed: number): EvaluateResult {
   const b = net.buffers(Math.min(batchSize, Math.max(n, 1)));
   const mse = net.loss === 'meanSquaredError';
@@ -47,8 +47,8 @@ export function evaluate(net: Network, x: Inputs, y: Int32Array | Float32Array, 
     lossSum += net.batchLoss(b, out, m);
     if (!mse) correct += net.countCorrect(b, m);
   });
-  const accuracy = mse ? NaN : n ? correct / n : 0;
-  return { loss: n ? lossSum / n : 0, accuracy, error: 1 - accuracy };
+  const accuracy = mse ? NaN : correct / n; // n ≥ 1: Sequential.evaluate refuses an empty set
+  return { loss: lossSum / n, accuracy, error: 1 - accuracy };
 }
 
 /** The model's outputs for n rows of x under `mode` (weight scaling, or one thinned network). */

@@ -243,6 +243,7 @@ export class Sequential {
     this.assertLive('evaluate');
     const o = checkOptions('evaluate', options);
     const n = checkInputs('evaluate', x, this.inputSize);
+    if (n === 0) throw new RangeError('thinnet.evaluate: x has no rows (an empty set has no loss or accuracy)');
     const targets = this.checkY('evaluate', y, n);
     return evaluate(this.net, x, targets, n, checkBatch('evaluate', o.batchSize ?? 1000), this.seed);
   }

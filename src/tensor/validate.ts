@@ -68,7 +68,10 @@ export function checkInputs(op: string, x: unknown, features: number): number {
 /** Checks labels (integers in [0, classes) or one-hot rows) and returns them as Int32Array. */
 export function checkLabels(op: string, y: unknown, n: number, classes: number): Int32Array {
   const isArr = Array.isArray(y) || (ArrayBuffer.isView(y) && !(y instanceof DataView));
-  if (!isArr) throw new TypeError(`thinnet.${op}: y must be integer labels (Uint8Array, Int32Array, ...) or one-hot Float32Array rows`);
+  if (!isArr) throw new TypeError(`thinnet.${op}: y must be integer labels (Uint8Array, Int32Array, ...) or one-hot Float32Array rows, got ${describeValue(y)}`);
+  if (y instanceof BigInt64Array || y instanceof BigUint64Array) {
+    throw new TypeError(`thinnet.${op}: y is a ${y.constructor.name}: labels must be numbers (Uint8Array, Int32Array, ...); convert with Int32Array.from(y, Number)`);
+  }
   const a = y as ArrayLike<number>;
   const out = new Int32Array(n);
   if (a.length === n * classes && a.length !== n && (a instanceof Float32Array || a instanceof Float64Array)) {
@@ -89,7 +92,11 @@ export function checkLabels(op: string, y: unknown, n: number, classes: number):
   }
   for (let r = 0; r < n; r++) {
     const v = a[r];
-    if (!Number.isInteger(v) || v < 0 || v >= classes) {
+    if (typeof v !== 'number') {
+      throw new TypeError(`thinnet.${op}: label y[${r}] is a ${v === null ? 'null' : typeof v} (${describeValue(v)}), not a number; labels must be integers in [0, ${classes})`);
+    }
+    if (!Number.isInteger(v)) throw new RangeError(`thinnet.${op}: label y[${r}] = ${v} is not an integer; labels must be integers in [0, ${classes})`);
+    if (v < 0 || v >= classes) {
       throw new RangeError(`thinnet.${op}: label y[${r}] = ${v} is out of range; labels must be integers in [0, ${classes})`);
     }
     out[r] = v;

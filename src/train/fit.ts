@@ -125,6 +125,7 @@ export async function fit(model: Trainable, xAll: Inputs, yAll: Labels, options:
     val = Array.isArray(v) ? { x: v[0], y: v[1] } : (v as { x: Inputs; y: Labels });
     if (!val || val.x === undefined || val.y === undefined) throw new TypeError('thinnet.fit: validationData must be {x, y} or [x, y]');
     const vn = checkInputs('fit (validationData)', val.x, F);
+    if (vn === 0) throw new RangeError('thinnet.fit: validationData has no rows (an empty set has no loss or accuracy)');
     model.checkY('fit (validationData)', val.y, vn);
   }
   const freq = o.validationFreq === undefined ? 1 : o.validationFreq;

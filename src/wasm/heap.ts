@@ -95,9 +95,11 @@ export class Heap {
       ptr = 0;
     }
     if (ptr === 0) {
+      // maxMemoryMB only helps below wasm32's 4 GiB (a known maximum under it: the shared memory of threaded builds)
       throw new RangeError(`thinnet: out of WebAssembly memory allocating ${mb(size)} MB ` +
-        `(heap now ${mb(this.memory.buffer.byteLength)} MB, ${mb(this.liveBytes)} MB in live tensors; ` +
-        'dispose tensors you no longer need, or raise maxMemoryMB in ready())');
+        `(heap now ${mb(this.memory.buffer.byteLength)} MB, ${mb(this.liveBytes)} MB in live tensors; dispose tensors you no longer need` +
+        (this.maxBytes < WASM32_MAX_BYTES ? ', or raise maxMemoryMB in ready() (at most 4096))'
+          : "; the limit is wasm32's 4 GiB (4096 MB), which maxMemoryMB cannot raise: use smaller batches or layers)"));
     }
     if (ptr % 16 !== 0 || ptr + size > this.memory.buffer.byteLength || this.live.has(ptr)) {
       const where = `[${ptr}, ${ptr + size}) in a ${mb(this.memory.buffer.byteLength)} MB memory`;
