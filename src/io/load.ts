@@ -1,7 +1,9 @@
 // Loading a model: a file's header is checked against the architecture it describes before any
 // wasm memory is allocated (a file may claim anything; its length, parameter count and tensor
 // list must agree with the layers its specs build), then the weights are read straight into the
-// block that becomes the model's parameter block, checksummed in wasm as they arrive.
+// block that becomes the model's parameter block, checksummed in wasm as they arrive. In strict
+// mode (expectedHash) the bytes are also hashed as they arrive (io/hash.ts) and the model is
+// refused unless the file is exactly the one hashed.
 import { plan } from '../model/network.js';
 import { checkConfig, Sequential } from '../model/sequential.js';
 import type { SavedOptimizerState } from '../train/optimizers.js';
@@ -9,11 +11,20 @@ import { runtime } from '../wasm/runtime.js';
 import { heapChecksum } from './crc32.js';
 import { openFileSource } from './files.js';
 import { bytesSource, readBlocks, readLayout, type ByteSource, type FileLayout } from './format.js';
+import { checkHash, hashingSource, incrementalSha256, sha256Hex, type Sha256 } from './hash.js';
 
 export interface LoadOptions {
   /** Accept NaN or ±Infinity among the weights (default false: such a file is an error). */
   allowNonFinite?: boolean;
+  /**
+   * Strict mode: the SHA-256 of the whole file (64 hex digits, as model.contentHash() or
+   * `sha256sum` give it). A file with any other content — changed weights, header or checksum —
+   * is refused with an error, and nothing of it is kept.
+   */
+  expectedHash?: string;
 }
+
+const OPTIONS = ['allowNonFinite', 'expectedHash'];
 
 function bad(msg: string): Error {
   return new Error(`thinnet.loadModel: ${msg}`);
@@ -52,7 +63,8 @@ function checkArchitecture(layout: FileLayout): void {
   }
 }
 
-function decode(src: ByteSource, options: LoadOptions): Sequential {
+/** `verify` runs once every byte has been read, before the weights are checked or used. */
+function decode(src: ByteSource, options: LoadOptions, verify?: () => void): Sequential {
   let layout: FileLayout;
   try {
     layout = readLayout(src);
@@ -72,6 +84,7 @@ function decode(src: ByteSource, options: LoadOptions): Sequential {
     } catch (e) {
       throw bad((e as Error).message.replace(/^thinnet\.loadModel: /, ''));
     }
+    verify?.();
     if (!options.allowNonFinite) {
       const bad0 = rt.kernels.count_nonfinite_f32(block, P);
       if (bad0 > 0) throw bad(`${bad0} of the ${P} weights are NaN or infinite (pass { allowNonFinite: true } to load them anyway)`);
@@ -98,20 +111,74 @@ export function decodeModel(input: Uint8Array | ArrayBuffer, options: LoadOption
   return decode(bytesSource(input instanceof Uint8Array ? input : new Uint8Array(input)), options);
 }
 
+function checkOptions(options: unknown): LoadOptions & { expectedHash?: string } {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('thinnet.loadModel: options must be an object');
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    // a misspelt expectedHash must not turn strict mode off silently
+    if (!OPTIONS.includes(k)) throw new TypeError(`thinnet.loadModel: unknown option '${k}' (options: ${OPTIONS.join(', ')})`);
+  }
+  if (o.allowNonFinite !== undefined && typeof o.allowNonFinite !== 'boolean') throw new TypeError('thinnet.loadModel: allowNonFinite must be a boolean');
+  const expectedHash = o.expectedHash === undefined ? undefined : checkHash('loadModel', 'expectedHash', o.expectedHash);
+  return { allowNonFinite: o.allowNonFinite as boolean | undefined, expectedHash };
+}
+
+function hashMismatch(got: string, want: string): Error {
+  return bad(`the file's SHA-256 is ${got}, not the expected ${want}: it is not the file that was hashed (changed or replaced)`);
+}
+
+/** Hashes what the loader did not read, and returns the file's hash (undefined if it cannot be read). */
+function hashRest(src: ByteSource & { hashedBytes(): number }, hash: Sha256): string | undefined {
+  try {
+    const piece = new Uint8Array(1 << 20);
+    for (let pos = src.hashedBytes(); pos < src.size; pos = src.hashedBytes()) src.read(piece.subarray(0, Math.min(piece.length, src.size - pos)), pos);
+    return hash.hex();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Loads a model from bytes (anywhere) or from a file path (Node). */
 export async function loadModel(source: Uint8Array | ArrayBuffer | string, options: LoadOptions = {}): Promise<Sequential> {
-  if (options === null || typeof options !== 'object') throw new TypeError('thinnet.loadModel: options must be an object');
-  if (options.allowNonFinite !== undefined && typeof options.allowNonFinite !== 'boolean') throw new TypeError('thinnet.loadModel: allowNonFinite must be a boolean');
-  if (typeof source === 'string') {
-    const file = await openFileSource('loadModel', source);
-    try {
-      return decode(file, options);
-    } finally {
-      file.close();
-    }
-  }
-  if (!(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
+  const o = checkOptions(options);
+  if (typeof source !== 'string' && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
     throw new TypeError('thinnet.loadModel: source must be a Uint8Array, an ArrayBuffer or a file path');
   }
-  return decodeModel(source, options);
+  const want = o.expectedHash;
+  // Node hashes the bytes as the loader reads them; elsewhere a copy is hashed, then decoded.
+  const hash = want === undefined ? undefined : await incrementalSha256();
+  let src: ByteSource & { close?(): void };
+  if (typeof source === 'string') src = await openFileSource('loadModel', source);
+  else {
+    let bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
+    if (want !== undefined && !hash) {
+      bytes = bytes.slice(); // the bytes decoded are the bytes hashed, whatever the caller does meanwhile
+      const got = await sha256Hex('loadModel', bytes);
+      if (got !== want) throw hashMismatch(got, want);
+    }
+    src = bytesSource(bytes);
+  }
+  try {
+    if (!hash) return decode(src, o);
+    const tapped = hashingSource(src, hash);
+    let verified = false;
+    try {
+      return decode(tapped, o, () => {
+        verified = true;
+        if (tapped.hashedBytes() !== tapped.size) throw bad(`internal error: ${tapped.hashedBytes()} of ${tapped.size} bytes were hashed`);
+        const got = hash.hex();
+        if (got !== want) throw hashMismatch(got, want!);
+      });
+    } catch (e) {
+      // a file the loader refused before reading it all: in strict mode, say first whether it is
+      // the expected file at all (the rest of it is hashed to find out)
+      if (!verified) {
+        const got = hashRest(tapped, hash);
+        if (got !== undefined && got !== want) throw hashMismatch(got, want!);
+      }
+      throw e;
+    }
+  } finally {
+    src.close?.();
+  }
 }

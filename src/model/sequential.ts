@@ -7,6 +7,7 @@ import type { LayerSpec, Mode, Shape } from '../layers/types.js';
 import { encodeFile } from '../io/format.js';
 import { heapChecksum } from '../io/crc32.js';
 import { writeFileAtomic } from '../io/files.js';
+import { sha256Hex } from '../io/hash.js';
 import type { FitOptions, History } from '../train/fit.js';
 import { restoreOptimizerState, type Optimizer, type OptimizerState, type SavedOptimizerState } from '../train/optimizers.js';
 import { checkBatch, checkCount, checkInputs, checkLabels, checkOneOf, checkOptions, checkTargets, checkU32 } from '../tensor/validate.js';
@@ -446,6 +447,15 @@ export class Sequential {
   async save(path: string, options: SaveOptions = {}): Promise<void> {
     this.assertLive('save');
     await writeFileAtomic('save', path, this.toBytes(options));
+  }
+
+  /**
+   * The SHA-256 (64 lowercase hex digits) of the file save(path, options) writes now: what
+   * `sha256sum` prints for that file. loadModel(file, { expectedHash }) loads only that file.
+   */
+  async contentHash(options: SaveOptions = {}): Promise<string> {
+    this.assertLive('contentHash');
+    return sha256Hex('contentHash', this.toBytes(options));
   }
 
   /** A one-line-per-layer description with each layer's output shape. */
