@@ -95,8 +95,7 @@ export function checkLabels(op: string, y: unknown, n: number, classes: number):
     if (typeof v !== 'number') {
       throw new TypeError(`thinnet.${op}: label y[${r}] is a ${v === null ? 'null' : typeof v} (${describeValue(v)}), not a number; labels must be integers in [0, ${classes})`);
     }
-    if (!Number.isInteger(v)) throw new RangeError(`thinnet.${op}: label y[${r}] = ${v} is not an integer; labels must be integers in [0, ${classes})`);
-    if (v < 0 || v >= classes) {
+    if (!Number.isInteger(v) || v < 0 || v >= classes) {
       throw new RangeError(`thinnet.${op}: label y[${r}] = ${v} is out of range; labels must be integers in [0, ${classes})`);
     }
     out[r] = v;
