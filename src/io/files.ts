@@ -65,7 +65,7 @@ function kind(st: import('node:fs').Stats): string {
  * is read: a FIFO or /dev/zero would block or never end. The caller closes it.
  */
 export async function openFileSource(op: string, path: string): Promise<ByteSource & { close(): void }> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`thinnet.${op}: path must be a non-empty string`);
+  if (path === '') throw new Error(`thinnet.${op}: could not read '': the path is empty`);
   if (!isNode()) throw new Error(`thinnet.${op}: loading from a path needs Node; elsewhere pass the bytes`);
   const fs = await nodeImport<Fs>('fs');
   const fail = (e: unknown) => new Error(`thinnet.${op}: could not read ${path}: ${(e as Error).message}`);
