@@ -2,7 +2,8 @@
 // temporary files of interrupted saves are cleaned up (on exit, on SIGINT without changing what
 // SIGINT does, and by the next save after a SIGKILL); loadModel refuses FIFOs, devices and
 // directories instead of blocking; messages for memory at the 4 GiB cap, wrongly typed labels
-// and empty evaluation sets; strict loading against a SHA-256 of the file.
+// and empty evaluation sets; strict loading against a SHA-256 of the file; and what the fuzzer
+// (fuzz.test.ts, item 12) found: finite but huge weights overflowing to silent NaN predictions.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -227,7 +228,7 @@ describe('item 10: messages', () => {
     }
     m.compile({ optimizer: tn.optimizers.sgd() });
     await expect(m.fit(x, new BigInt64Array(6) as never)).rejects.toThrow(/y is a BigInt64Array/);
-    expect(() => m.evaluate(x, new Float32Array([0, 1, 2.5, 0, 1, 2]))).toThrow(/label y\[2\] = 2.5 is not an integer/);
+    expect(() => m.evaluate(x, new Float32Array([0, 1, 2.5, 0, 1, 2]))).toThrow(/label y\[2\] = 2.5 is out of range; labels must be integers/);
     expect(() => m.evaluate(x, new Int32Array([0, 1, 3, 0, 1, 2]))).toThrow(/label y\[2\] = 3 is out of range; labels must be integers in \[0, 3\)/);
     m.dispose();
   });
@@ -242,6 +243,32 @@ describe('item 10: messages', () => {
     expect(m.parameters()).toEqual(before);
     expect(m.evaluate(x, y).loss).toBeGreaterThan(0);
     m.dispose();
+  });
+});
+
+// ---- item 12: what the fuzzer found -------------------------------------------------------------
+
+describe('item 12: float32 overflow inside the network is an error, not a silent NaN', () => {
+  test('a valid file with weights of 3e38 loads, but predict, evaluate and Monte-Carlo refuse to return NaN', async () => {
+    const m = small(8);
+    const p = m.parameters();
+    p[0] = 3.4e38; p[1] = -3.4e38; p[11] = 3.4e38;
+    m.setParameters(p);
+    const loaded = await tn.loadModel(m.toBytes()); // every weight is finite: the file is valid
+    const { x, y } = blobs(4, 10);
+    const overflow = /the model's (outputs|loss|Monte-Carlo means|Monte-Carlo variances) for rows 0 to 3 are not finite \(NaN or ±Infinity\) although every weight and input is: a float32 overflow/;
+    expect(() => loaded.predict(x)).toThrow(overflow);
+    expect(() => loaded.predict(x, { mc: 3 })).toThrow(overflow);
+    expect(() => loaded.predict(x, { sample: 1 })).toThrow(overflow);
+    expect(() => loaded.predictWithUncertainty(x, { samples: 3 })).toThrow(overflow);
+    expect(() => loaded.evaluate(x, y)).toThrow(overflow);
+    expect(() => loaded.activations(x, { layer: 2 })).toThrow(overflow);
+    // weights the user accepted as non-finite give what they compute
+    p[5] = NaN;
+    m.setParameters(p);
+    const nan = await tn.loadModel(m.toBytes(), { allowNonFinite: true });
+    expect(nan.predict(x).some(Number.isNaN)).toBe(true);
+    for (const model of [m, loaded, nan]) model.dispose();
   });
 });
 

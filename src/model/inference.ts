@@ -30,6 +30,22 @@ export interface Uncertainty {
   mutualInformation: Float32Array;
 }
 
+/**
+ * Outputs (`count` floats at `ptr`, of rows [s, s + m)) must be finite. Weights and inputs are
+ * checked where they enter, so NaN or ±Infinity here is a float32 overflow inside the network
+ * (a file with weights of 1e38 and a valid CRC loads): an error, not a silent NaN. A model whose
+ * weights are themselves not finite (loaded with allowNonFinite, or set that way) passes its NaN
+ * through: that is what such weights compute.
+ */
+function checkFinite(net: Network, ptr: number, count: number, s: number, m: number, what = 'outputs', loss = 0): void {
+  const k = net.rt.kernels;
+  if (Number.isFinite(loss) && k.count_nonfinite_f32(ptr, count) === 0) return;
+  if (k.count_nonfinite_f32(net.params, net.paramCount) > 0) return;
+  throw new RangeError(`thinnet: the model's ${Number.isFinite(loss) ? what : 'loss'} for rows ${s} to ${s + m - 1} ` +
+    'are not finite (NaN or ±Infinity) although every weight and input is: a float32 overflow inside the network ' +
+    '(weights or inputs too large in magnitude)');
+}
+
 /** Runs fn over [0, n) in batches of the buffers' capacity: fn(first row, rows). */
 function batches(b: Buffers, n: number, fn: (s: number, m: number) => void): void {
   for (let s = 0; s < n; s += b.cap) fn(s, Math.min(b.cap, n - s));
@@ -44,7 +60,9 @@ export function evaluate(net: Network, x: Inputs, y: Int32Array | Float32Array, 
     net.stageInputs(b, x, s, m);
     net.stageY(b, y, s, m);
     const out = net.forward(b, m, { kind: 'eval', seed, step: 0 });
-    lossSum += net.batchLoss(b, out, m);
+    const loss = net.batchLoss(b, out, m);
+    checkFinite(net, out, m * net.outputSize, s, m, 'outputs', loss);
+    lossSum += loss;
     if (!mse) correct += net.countCorrect(b, m);
   });
   const accuracy = mse ? NaN : correct / n; // n ≥ 1: Sequential.evaluate refuses an empty set
@@ -58,7 +76,9 @@ export function predict(net: Network, x: Inputs, n: number, batchSize: number, m
   const out = new Float32Array(n * C);
   const run = () => batches(b, n, (s, m) => {
     net.stageInputs(b, x, s, m);
-    out.set(net.rt.heap.f32(net.outputs(b, net.forward(b, m, mode), m), m * C), s * C);
+    const y = net.outputs(b, net.forward(b, m, mode), m);
+    checkFinite(net, y, m * C, s, m);
+    out.set(net.rt.heap.f32(y, m * C), s * C);
   });
   // A few examples (a few ms of work) run on the threads already running: they never wait for
   // the worker pool to boot (see Runtime.withRunningThreads). Same results either way.
@@ -85,9 +105,12 @@ export function monteCarlo(net: Network, x: Inputs, n: number, samples: number, 
     net.stageInputs(b, x, s, m);
     for (let t = 0; t < samples; t++) {
       const p = net.outputs(b, net.forward(b, m, { kind: 'sample', seed: mcSeed, step: t }), m);
+      checkFinite(net, p, m * C, s, m);
       k.mc_accumulate_f32(b.mcMean, b.mcM2, b.mcEntropyMean, p, t, m, C); // running mean, M2, mean entropy
     }
     k.mc_finalize_f32(b.mcM2, b.entropy, b.mi, b.mcMean, b.mcM2, b.mcEntropyMean, samples, m, C);
+    checkFinite(net, b.mcMean, m * C, s, m, 'Monte-Carlo means');
+    checkFinite(net, b.mcM2, m * C, s, m, 'Monte-Carlo variances');
     res.mean.set(h.f32(b.mcMean, m * C), s * C);
     res.variance.set(h.f32(b.mcM2, m * C), s * C);
     res.entropy.set(h.f32(b.entropy, m), s);
@@ -109,6 +132,7 @@ export function activations(net: Network, x: Inputs, n: number, last: number, so
     net.stageInputs(b, x, s, m);
     let y = last < 0 ? b.acts[0] : net.forward(b, m, mode, last);
     if (softmax) { net.rt.kernels.softmax_forward_f32(b.probs, y, m, W); y = b.probs; }
+    checkFinite(net, y, m * W, s, m);
     out.set(net.rt.heap.f32(y, m * W), s * W);
   });
   return out;
