@@ -4,13 +4,16 @@
 //   thinnet compare [options]   the paper's MNIST experiment in small: the same net with and
 //                               without dropout, test errors side by side (what `npm start` runs)
 //   thinnet help
-import { existsSync, realpathSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import * as tn from './index.node.js';
 import type { LayerSpec } from './layers/types.js';
 import type { Split } from './data/mnist.js';
+import { plan } from './model/network.js';
+import { checkConfig } from './model/sequential.js';
 
 const HELP = `thinnet — dropout neural networks (Srivastava et al., JMLR 2014) in SIMD WebAssembly
 
@@ -65,6 +68,10 @@ compare only
   --resume                  train only: continue from --checkpoint if it exists (same flags; --epochs
                             is the total, so an interrupted run finishes as if never stopped)
   --quiet                   no progress bar
+
+Every flag is checked before any work (data loading, training); a negative value may be written
+--lr -1 or --lr=-1. Exit status: 0 done, 2 usage error (bad command, flag or value: nothing was
+run), 1 any other failure.
 `;
 
 const OPTIONS = {
@@ -85,17 +92,46 @@ const OPTIONS = {
 
 type Values = Record<string, string | boolean | undefined>;
 
+/** A bad command, flag or value: exit status 2 (USAGE), with nothing run. */
 class UsageError extends Error {}
 
-function num(v: Values, name: string, dflt: number, check: (x: number) => boolean = Number.isFinite): number {
+/** The exit status of every usage error. */
+export const USAGE = 2;
+
+/** What a numeric flag accepts: the test, and how the message says it. */
+interface Rule { ok: (x: number) => boolean; is: string }
+const rule = (is: string, ok: (x: number) => boolean): Rule => ({ ok, is });
+const COUNT = rule('an integer ≥ 1', (x) => Number.isInteger(x) && x >= 1);
+const COUNT0 = rule('an integer ≥ 0', (x) => Number.isInteger(x) && x >= 0);
+const PROB = rule('in (0, 1]', (x) => x > 0 && x <= 1);
+const POSITIVE = rule('> 0', (x) => x > 0);
+const NONNEG = rule('≥ 0', (x) => x >= 0);
+const MOMENTUM = rule('in [0, 1)', (x) => x >= 0 && x < 1);
+
+function num(v: Values, name: string, dflt: number, r: Rule = rule('a finite number', () => true)): number {
   const s = v[name];
   if (s === undefined) return dflt;
   const x = Number(s);
-  if (typeof s !== 'string' || s.trim() === '' || !Number.isFinite(x) || !check(x)) throw new UsageError(`--${name}: invalid value '${String(s)}'`);
+  if (typeof s !== 'string' || s.trim() === '' || !Number.isFinite(x) || !r.ok(x)) throw new UsageError(`--${name} must be ${r.is}, got '${String(s)}'`);
   return x;
 }
 
-const int = (x: number) => Number.isInteger(x) && x >= 1;
+/** The most units (or filters) a layer can have: 2^24 (thinnet.layers' limit). */
+const MAX_UNITS = 2 ** 24;
+
+/** A comma-separated list of layer sizes ('1024,1024'): every entry an integer in [1, 2^24]. */
+function sizes(v: Values, name: string, dflt: number[], example: string, list: string, unit: string): number[] {
+  const s = v[name];
+  if (s === undefined) return dflt;
+  const parts = String(s).split(',').map((p) => p.trim());
+  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
+    throw new UsageError(`--${name}: expected ${list} like ${example} (positive integers separated by commas), got '${String(s)}'`);
+  }
+  const out = parts.map(Number);
+  const big = out.find((n) => n > MAX_UNITS);
+  if (big !== undefined) throw new UsageError(`--${name}: ${big} ${unit} is too many for one layer; a layer has at most 2^24 = ${MAX_UNITS} ${unit}`);
+  return out;
+}
 
 interface Config {
   hidden: number[];
@@ -147,11 +183,9 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     lrDecay: 0.95, lrInverseT: 0, lrWarmup: 0, lrWarmupFrom: 0, momentum: 0.5, momentumFinal: 0.95, momentumEpochs: 10, momentumForm: 'paper',
     weightDecay: 0, seed: 1, evalEvery: 1, quiet: false, checkpointEvery: 1, resume: false, ...defaults,
   };
-  const hidden = v.hidden === undefined ? d.hidden : String(v.hidden).split(',').filter((s) => s.trim() !== '').map(Number);
-  if (!hidden.every(int)) throw new UsageError(`--hidden: expected sizes like 1024,1024, got '${String(v.hidden)}'`);
-  const conv = v.conv === undefined ? d.conv : String(v.conv).split(',').filter((s) => s.trim() !== '').map(Number);
-  if (!conv.every(int)) throw new UsageError(`--conv: expected filter counts like 32,64, got '${String(v.conv)}'`);
-  const pool = num(v, 'pool', d.pool, (x) => x === 2 || x === 3) as 2 | 3;
+  const hidden = sizes(v, 'hidden', d.hidden, '1024,1024', 'hidden layer sizes', 'units');
+  const conv = sizes(v, 'conv', d.conv, '32,64', 'filter counts', 'filters');
+  const pool = num(v, 'pool', d.pool, rule('2 or 3', (x) => x === 2 || x === 3)) as 2 | 3;
   const dropoutLayers = (v['dropout-layers'] ?? d.dropoutLayers) as Config['dropoutLayers'];
   if (!['all', 'fc'].includes(dropoutLayers)) throw new UsageError(`--dropout-layers: all or fc, got '${dropoutLayers}'`);
   const activation = (v.activation ?? d.activation) as Config['activation'];
@@ -162,40 +196,38 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   if (!['sgd', 'adam'].includes(optimizer)) throw new UsageError(`--optimizer: sgd or adam, got '${optimizer}'`);
   const momentumForm = (v['momentum-form'] ?? d.momentumForm) as Config['momentumForm'];
   if (!['paper', 'classic'].includes(momentumForm)) throw new UsageError(`--momentum-form: paper or classic, got '${momentumForm}'`);
-  const prob = (x: number) => x > 0 && x <= 1;
-  const nonneg = (x: number) => Number.isFinite(x) && x >= 0;
-  const opt = (name: string) => (v[name] === undefined ? undefined : num(v, name, 0, int));
+  const opt = (name: string, r: Rule = COUNT) => (v[name] === undefined ? undefined : num(v, name, 0, r));
   const c: Config = {
     hidden, conv, pool, dropoutLayers, activation, convention, optimizer, momentumForm,
-    kernel: num(v, 'kernel', d.kernel, int),
-    keepConv: num(v, 'keep-conv', d.keepConv, prob),
+    kernel: num(v, 'kernel', d.kernel, COUNT),
+    keepConv: num(v, 'keep-conv', d.keepConv, PROB),
     validation: opt('validation') ?? d.validation,
-    evalEvery: num(v, 'eval-every', d.evalEvery, int),
-    pieces: num(v, 'pieces', d.pieces, int),
-    keepInput: num(v, 'keep-input', d.keepInput, prob),
-    keepHidden: num(v, 'keep-hidden', d.keepHidden, prob),
+    evalEvery: num(v, 'eval-every', d.evalEvery, COUNT),
+    pieces: num(v, 'pieces', d.pieces, COUNT),
+    keepInput: num(v, 'keep-input', d.keepInput, PROB),
+    keepHidden: num(v, 'keep-hidden', d.keepHidden, PROB),
     dropout: v['no-dropout'] ? false : d.dropout,
-    maxNorm: num(v, 'max-norm', d.maxNorm, nonneg),
+    maxNorm: num(v, 'max-norm', d.maxNorm, NONNEG),
     init: parseInit(String(v.init ?? d.init)),
-    epochs: num(v, 'epochs', d.epochs, (x) => Number.isInteger(x) && x >= 0),
-    batch: num(v, 'batch', d.batch, int),
-    lr: num(v, 'lr', d.lr, nonneg),
-    lrDecay: num(v, 'lr-decay', d.lrDecay, (x) => x > 0 && x <= 1),
-    lrInverseT: num(v, 'lr-inverse-t', d.lrInverseT, nonneg),
-    lrWarmup: num(v, 'lr-warmup', d.lrWarmup, (x) => Number.isInteger(x) && x >= 0),
-    lrWarmupFrom: num(v, 'lr-warmup-from', d.lrWarmupFrom, nonneg),
-    momentum: num(v, 'momentum', d.momentum, (x) => x >= 0 && x < 1),
-    momentumFinal: num(v, 'momentum-final', v.momentum !== undefined && v['momentum-final'] === undefined ? Number(v.momentum) : d.momentumFinal, (x) => x >= 0 && x < 1),
-    momentumEpochs: num(v, 'momentum-epochs', d.momentumEpochs, nonneg),
-    weightDecay: num(v, 'weight-decay', d.weightDecay, nonneg),
-    seed: num(v, 'seed', d.seed, (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32),
+    epochs: num(v, 'epochs', d.epochs, COUNT0),
+    batch: num(v, 'batch', d.batch, COUNT),
+    lr: num(v, 'lr', d.lr, POSITIVE),
+    lrDecay: num(v, 'lr-decay', d.lrDecay, PROB),
+    lrInverseT: num(v, 'lr-inverse-t', d.lrInverseT, NONNEG),
+    lrWarmup: num(v, 'lr-warmup', d.lrWarmup, COUNT0),
+    lrWarmupFrom: num(v, 'lr-warmup-from', d.lrWarmupFrom, NONNEG),
+    momentum: num(v, 'momentum', d.momentum, MOMENTUM),
+    momentumFinal: num(v, 'momentum-final', v.momentum !== undefined && v['momentum-final'] === undefined ? Number(v.momentum) : d.momentumFinal, MOMENTUM),
+    momentumEpochs: num(v, 'momentum-epochs', d.momentumEpochs, NONNEG),
+    weightDecay: num(v, 'weight-decay', d.weightDecay, NONNEG),
+    seed: num(v, 'seed', d.seed, rule('an integer in [0, 2^32)', (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)),
     dataDir: v['data-dir'] === undefined ? undefined : String(v['data-dir']),
     trainSize: opt('train-size') ?? d.trainSize,
     testSize: opt('test-size') ?? d.testSize,
-    threads: opt('threads') ?? d.threads,
+    threads: opt('threads', rule('an integer in [1, 64]', (x) => Number.isInteger(x) && x >= 1 && x <= 64)) ?? d.threads,
     save: v.save === undefined ? undefined : String(v.save),
     checkpoint: v.checkpoint === undefined ? undefined : String(v.checkpoint),
-    checkpointEvery: num(v, 'checkpoint-every', d.checkpointEvery, int),
+    checkpointEvery: num(v, 'checkpoint-every', d.checkpointEvery, COUNT),
     resume: Boolean(v.resume),
     quiet: Boolean(v.quiet) || d.quiet,
   };
@@ -203,11 +235,61 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   return c;
 }
 
+/**
+ * Everything about the flags that can be known before any work: output paths can be written,
+ * --data-dir is a directory, and the network they describe is one thinnet builds (every layer
+ * spec; without --data-dir also the whole geometry on MNIST's 28×28 images and 10 classes).
+ */
+function checkBeforeWork(c: Config, dropout: boolean): void {
+  if (c.save !== undefined) checkOutputPath('save', c.save);
+  if (c.checkpoint !== undefined) checkOutputPath('checkpoint', c.checkpoint);
+  if (c.dataDir !== undefined) {
+    let dir = false;
+    try { dir = statSync(c.dataDir).isDirectory(); } catch { /* missing */ }
+    if (!dir) throw new UsageError(`--data-dir: ${c.dataDir} is not a directory${existsSync(c.dataDir) ? '' : ' (it does not exist)'}`);
+  }
+  let config: tn.SequentialConfig;
+  try {
+    config = modelConfig(c, 784, 10, dropout);
+    if (c.dataDir === undefined) {
+      const { inputShape, specs } = checkConfig(config); // the constructor's checks, without allocating
+      plan(specs, inputShape);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`the network these flags describe is invalid: ${(e as Error).message}`);
+  }
+}
+
+/** An output file: not a directory, in a directory that exists and can be written. */
+function checkOutputPath(flag: string, path: string): void {
+  if (path === '') throw new UsageError(`--${flag} needs a file path`);
+  let st;
+  try { st = statSync(path); } catch { /* a new file */ }
+  if (st?.isDirectory()) throw new UsageError(`--${flag}: ${path} is a directory; give a file path such as ${path.replace(/\/+$/, '')}/model.tnet`);
+  const dir = dirname(resolve(path));
+  let dirOk = false;
+  try { dirOk = statSync(dir).isDirectory(); } catch { /* missing */ }
+  if (!dirOk) throw new UsageError(`--${flag}: the directory ${dir} does not exist (create it first)`);
+  try {
+    accessSync(dir, fsConstants.W_OK);
+  } catch {
+    throw new UsageError(`--${flag}: cannot write in ${dir} (permission denied)`);
+  }
+}
+
 // '--init normal:0.01' is N(0, 0.01²), the paper-era initialization; names pass through to the layer,
 // which rejects unknown ones with the list of valid names.
 function parseInit(s: string): tn.layers.KernelInitializer {
   const m = /^normal:(.*)$/.exec(s);
-  if (!m) return s as tn.layers.KernelInitializer;
+  if (!m) {
+    try {
+      tn.layers.dense({ units: 1, kernelInitializer: s as tn.layers.KernelInitializer }); // the layers' own list of names
+    } catch (e) {
+      throw new UsageError(`--init ${(e as Error).message.replace(/^.*?kernelInitializer /, '').replace(/, got (.*)$/, ' or normal:σ, got $1')}`);
+    }
+    return s as tn.layers.KernelInitializer;
+  }
   const sigma = Number(m[1]);
   if (m[1].trim() === '' || !Number.isFinite(sigma) || sigma < 0) throw new UsageError(`--init: normal:σ needs a finite σ ≥ 0, got '${m[1]}'`);
   return { normal: sigma };
@@ -292,11 +374,15 @@ async function loadData(c: Config): Promise<Data> {
     train = { x: all.x.subarray(0, keep * F), y: all.y.subarray(0, keep) } as Split;
     validation = { x: all.x.subarray(keep * F), y: all.y.subarray(keep) } as Split;
   }
-  return {
+  const data = {
     train: c.trainSize ? tn.data.subset(train, c.trainSize) : train,
     test: c.testSize ? tn.data.subset(test, c.testSize) : test,
     validation,
   };
+  const source = c.dataDir ? `in --data-dir ${c.dataDir}` : 'of MNIST';
+  if (data.train.y.length === 0) throw new UsageError(`no training examples: the training set ${source} is empty`);
+  if (data.test.y.length === 0) throw new UsageError(`no test examples: the test set ${source} is empty`);
+  return data;
 }
 
 function pct(x: number): string {
@@ -359,6 +445,7 @@ function describeNet(c: Config, dropout: boolean): string {
 
 async function cmdTrain(v: Values): Promise<void> {
   const c = parseConfig(v);
+  checkBeforeWork(c, c.dropout);
   const info = await tn.ready({ threads: c.threads ?? 'auto' });
   const data = await loadData(c);
   console.log(`thinnet train: ${describeNet(c, c.dropout)}; ${data.train.y.length} training / ${data.validation ? `${data.validation.y.length} validation / ` : ''}${data.test.y.length} test examples; ` +
@@ -377,8 +464,9 @@ async function cmdCompare(v: Values): Promise<void> {
   // The paper's effect in about 5 minutes on 2 cores (both nets together, measured): a 10k-image
   // training set, where a 784-1024-1024-10 net overfits and dropout clearly helps (paper Fig. 10).
   const c = parseConfig(v, { trainSize: 10000, epochs: 60, evalEvery: 5 });
-  const plainLr = num(v, 'plain-lr', 1, (x) => x >= 0);
+  const plainLr = num(v, 'plain-lr', 1, POSITIVE);
   if (c.checkpoint || c.resume) throw new UsageError('--checkpoint and --resume are options of train, not compare');
+  checkBeforeWork(c, true);
   const info = await tn.ready({ threads: c.threads ?? 'auto' });
   const data = await loadData(c);
   console.log(`thinnet compare: the same MLP with and without dropout on MNIST (${data.train.y.length} training / ${data.test.y.length} test examples, ` +
@@ -394,6 +482,25 @@ async function cmdCompare(v: Values): Promise<void> {
   for (const [name, err, s] of rows) console.log(`${name.padEnd(18)} ${pct(err).padStart(10)}   ${s.toFixed(0)} s`);
 }
 
+/**
+ * `--lr -1` as `--lr=-1`: node:util's parseArgs takes an argument that starts with a dash for an
+ * option, not a value ("argument is ambiguous"); a negative number after a flag that takes a
+ * value is that flag's value, so that its own check can say what it accepts.
+ */
+function joinNegativeValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = /^--([a-z-]+)$/.exec(args[i])?.[1];
+    const opt = name === undefined ? undefined : (OPTIONS as Record<string, { type: string }>)[name];
+    const next = args[i + 1];
+    if (opt?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity$)/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -401,7 +508,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
-    const { values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args: joinNegativeValues(rest), options: OPTIONS, strict: true, allowPositionals: false });
     if (values.help) {
       console.log(HELP);
       return 0;
@@ -413,8 +520,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const msg = (e as Error).message;
     console.error(`thinnet: ${msg}`);
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) console.error('run `thinnet help` for the options');
-    return e instanceof UsageError ? 2 : 1;
+    const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+    if (usage) console.error('run `thinnet help` for the options');
+    return usage ? USAGE : 1;
   } finally {
     await tn.close();
   }

@@ -1,6 +1,6 @@
 // The command line: `thinnet train` on a small subset prints a test error; usage errors; --save.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,23 +146,127 @@ describe('thinnet CLI', () => {
   test('usage errors exit with code 2 and a clear message', async () => {
     const { err } = capture();
     expect(await main(['train', '--hidden', 'abc'])).toBe(2);
-    expect(err.join('\n')).toMatch(/--hidden: expected sizes like 1024,1024/);
+    expect(err.join('\n')).toMatch(/--hidden: expected hidden layer sizes like 1024,1024/);
     expect(await main(['train', '--keep-hidden', '1.5'])).toBe(2);
-    expect(err.join('\n')).toMatch(/--keep-hidden: invalid value '1.5'/);
+    expect(err.join('\n')).toMatch(/--keep-hidden must be in \(0, 1\], got '1.5'/);
     expect(await main(['train', '--conv', '8,x'])).toBe(2);
     expect(err.join('\n')).toMatch(/--conv: expected filter counts like 32,64/);
     expect(await main(['train', '--pool', '4'])).toBe(2);
-    expect(err.join('\n')).toMatch(/--pool: invalid value '4'/);
+    expect(err.join('\n')).toMatch(/--pool must be 2 or 3, got '4'/);
     expect(await main(['train', '--dropout-layers', 'some'])).toBe(2);
     expect(err.join('\n')).toMatch(/--dropout-layers: all or fc/);
     expect(await main(['fly'])).toBe(2);
     expect(err.join('\n')).toMatch(/unknown command 'fly'/);
-    expect(await main(['train', '--bogus'])).toBe(1);
+    expect(await main(['train', '--bogus'])).toBe(2);
     expect(err.join('\n')).toMatch(/bogus/);
     const { out } = capture();
     expect(await main(['help'])).toBe(0);
     expect(out.join('\n')).toMatch(/--keep-input/);
+    expect(out.join('\n')).toMatch(/Exit status: 0 done, 2 usage error/);
   });
+
+  /** An MNIST-format directory with `train` training and `test` test images (28×28, IDX files). */
+  function idxDir(name: string, train: number, test: number): string {
+    const d = join(dir, name);
+    mkdirSync(d, { recursive: true });
+    const idx = (dims: number[]) => {
+      const head = Buffer.alloc(4 + 4 * dims.length);
+      head.writeUInt32BE(0x0800 + dims.length, 0);
+      dims.forEach((n, i) => head.writeUInt32BE(n, 4 + 4 * i));
+      return Buffer.concat([head, Buffer.alloc(dims.reduce((a, b) => a * b, 1))]);
+    };
+    for (const [prefix, n] of [['train', train], ['t10k', test]] as const) {
+      writeFileSync(join(d, `${prefix}-images-idx3-ubyte`), idx([n, 28, 28]));
+      writeFileSync(join(d, `${prefix}-labels-idx1-ubyte`), idx([n]));
+    }
+    return d;
+  }
+
+  test('every usage error exits with the one usage code, 2, and names the flag and what it accepts', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--hidden', ''], /--hidden: expected hidden layer sizes like 1024,1024 \(positive integers separated by commas\), got ''/],
+      [['--hidden', '1024,,10'], /--hidden: expected hidden layer sizes/],
+      [['--hidden', '-5'], /--hidden: expected hidden layer sizes .*got '-5'/],
+      [['--hidden', String(2 ** 24 + 1)], /--hidden: 16777217 units is too many for one layer; a layer has at most 2\^24 = 16777216 units/],
+      [['--conv', '20000000'], /--conv: 20000000 filters is too many for one layer; a layer has at most 2\^24/],
+      [['--lr', '-1'], /--lr must be > 0, got '-1'/],
+      [['--lr=-1'], /--lr must be > 0, got '-1'/],
+      [['--lr', '0'], /--lr must be > 0, got '0'/],
+      [['--momentum', '-0.5'], /--momentum must be in \[0, 1\), got '-0.5'/],
+      [['--seed', '-3'], /--seed must be an integer in \[0, 2\^32\), got '-3'/],
+      [['--weight-decay', '-.5'], /--weight-decay must be ≥ 0, got '-.5'/],
+      [['--train-size', '0'], /--train-size must be an integer ≥ 1, got '0'/],
+      [['--test-size', '0'], /--test-size must be an integer ≥ 1, got '0'/],
+      [['--threads', '100'], /--threads must be an integer in \[1, 64\], got '100'/],
+      [['--epochs', '1.5'], /--epochs must be an integer ≥ 0, got '1.5'/],
+      [['--init', 'foo'], /--init must be one of 'glorotUniform', 'glorotNormal', 'heUniform', 'heNormal' or normal:σ, got 'foo'/],
+      [['--conv', '4,4,4,4,4,4'], /the network these flags describe is invalid: .*layer 14 \(maxPool2d\): the 2×2 window is larger than its 1×1 input/],
+      [['--save', join(dir, 'no-such-dir', 'm.tnet')], /--save: the directory .*no-such-dir does not exist/],
+      [['--save', dir], /--save: .* is a directory; give a file path/],
+      [['--checkpoint', join(dir, 'no-such-dir', 'c.tnet')], /--checkpoint: the directory .*no-such-dir does not exist/],
+      [['--data-dir', join(dir, 'nowhere')], /--data-dir: .*nowhere is not a directory \(it does not exist\)/],
+      [['--lr'], /Option '--lr <value>' argument missing/],
+      [['--save', '-x'], /argument is ambiguous/],
+      [['--unknown-flag'], /Unknown option '--unknown-flag'/],
+    ];
+    for (const [flags, re] of cases) {
+      const { out, err } = capture();
+      expect(await main(['train', ...flags]), flags.join(' ')).toBe(2);
+      expect(err.join('\n'), flags.join(' ')).toMatch(re);
+      expect(out, flags.join(' ')).toEqual([]); // nothing ran: no data loaded, no training line
+      vi.restoreAllMocks();
+    }
+    const { err } = capture();
+    expect(await main(['compare', '--plain-lr', '-1'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--plain-lr must be > 0, got '-1'/);
+  });
+
+  test('--init, --save and --checkpoint are checked before the data is read (an empty --data-dir is never reached)', async () => {
+    const empty = join(dir, 'empty-data');
+    mkdirSync(empty, { recursive: true });
+    for (const [flags, re] of [
+      [['--init', 'bogus'], /--init must be one of/],
+      [['--save', join(dir, 'missing', 'x.tnet')], /--save: the directory .*missing does not exist/],
+      [['--checkpoint', join(dir, 'missing', 'x.tnet'), '--resume'], /--checkpoint: the directory .*missing does not exist/],
+      [['--hidden', '8', '--save', empty], /--save: .*empty-data is a directory/],
+    ] as Array<[string[], RegExp]>) {
+      const { err } = capture();
+      expect(await main(['train', '--data-dir', empty, '--threads', '1', '--quiet', ...flags])).toBe(2);
+      expect(err.join('\n')).toMatch(re);
+      expect(err.join('\n')).not.toMatch(/loadMnist|none of/);
+      vi.restoreAllMocks();
+    }
+    const { err } = capture(); // the same directory with a valid --save reaches the data, and says what is missing there
+    expect(await main(['train', '--data-dir', empty, '--threads', '1', '--quiet', '--save', join(dir, 'ok.tnet')])).toBe(1);
+    expect(err.join('\n')).toMatch(/none of train-images-idx3-ubyte.* found in .*empty-data/);
+  });
+
+  test.skipIf(process.getuid?.() === 0)('--save in a directory that cannot be written is a usage error before training', async () => {
+    const ro = join(dir, 'read-only');
+    mkdirSync(ro, { recursive: true });
+    chmodSync(ro, 0o555);
+    const { err } = capture();
+    expect(await main(['train', '--save', join(ro, 'm.tnet')])).toBe(2);
+    expect(err.join('\n')).toMatch(/--save: cannot write in .*read-only \(permission denied\)/);
+    chmodSync(ro, 0o755);
+  });
+
+  test('zero training or test examples name where they came from, not "inputShape [0]"', async () => {
+    for (const [name, train, test, re] of [
+      ['no-train', 0, 5, /no training examples: the training set in --data-dir .*no-train is empty/],
+      ['no-test', 5, 0, /no test examples: the test set in --data-dir .*no-test is empty/],
+    ] as const) {
+      const { err } = capture();
+      expect(await main(['train', '--data-dir', idxDir(name, train, test), '--hidden', '8', '--epochs', '1', '--threads', '1', '--quiet'])).toBe(2);
+      expect(err.join('\n')).toMatch(re);
+      expect(err.join('\n')).not.toMatch(/inputShape/);
+      vi.restoreAllMocks();
+    }
+    const { out } = capture(); // the same directory layout with examples trains
+    expect(await main(['train', '--data-dir', idxDir('some', 20, 5), '--hidden', '8', '--epochs', '1', '--batch', '10', '--threads', '1', '--quiet'])).toBe(0);
+    expect(out.join('\n')).toMatch(/20 training \/ 5 test examples/);
+    await tn.close();
+  }, 60_000);
 
   test('the built bin (dist/cli.js) runs as a program', () => {
     const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -171,5 +275,9 @@ describe('thinnet CLI', () => {
       '--hidden', '16', '--threads', '1'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/test error: \d+\.\d+%/);
+    const bad = spawnSync(process.execPath, [cli, 'train', '--lr', '-1'], { encoding: 'utf8', timeout: 60_000 });
+    expect(bad.status).toBe(2); // the process's exit status, not only main()'s return value
+    expect(bad.stderr).toMatch(/thinnet: --lr must be > 0, got '-1'/);
+    expect(bad.stdout).toBe('');
   }, 60_000);
 });
