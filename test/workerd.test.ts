@@ -58,6 +58,12 @@ if (!workerd) {
       expect(result.dropout).toEqual(node.dropout);
     });
 
+    test('a dropout conv net (conv, max-pool, feature-map dropout) trains, predicts and MC-predicts as in Node, bit for bit', () => {
+      expect(result.conv.losses).toHaveLength(12);
+      expect(result.conv.losses.every(Number.isFinite)).toBe(true);
+      expect(result.conv).toEqual(node.conv);
+    });
+
     test('seedrandom (CommonJS, a commonJsModule in workerd) gives Node\'s initial weights', () => {
       expect(result.initHash).toBe(node.initHash);
     });

@@ -11,7 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importGraph } from './imports';
 // @ts-ignore -- plain JavaScript module without declarations
-import { dropoutDigest, hashBytes, syntheticData, values } from '../fixtures/workload.mjs';
+import { convDigest, dropoutDigest, hashBytes, syntheticData, values } from '../fixtures/workload.mjs';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = join(repo, 'test/fixtures/workerd/worker.mjs');
@@ -194,6 +194,6 @@ export async function nodeAnswer(tn: any, modelBytes: Uint8Array): Promise<Recor
   return {
     wasmIsModule: true, backend: 'simd', threads: 1, modelBytes: modelBytes.byteLength,
     predictions: Array.from(predictions), predictionsHash: hashBytes(predictions), mcHash: hashBytes(mc),
-    initHash, dropout: dropoutDigest(tn),
+    initHash, dropout: dropoutDigest(tn), conv: await convDigest(tn),
   };
 }
