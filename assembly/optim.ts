@@ -16,9 +16,10 @@ import { high32x4, hsum64x2x2 } from "./vmath";
  * SGD with classic momentum and L2 weight decay, elementwise over n parameters:
  *   v ← momentum·v − lr·(g + weightDecay·w)
  *   w ← w + v
- * (evaluated exactly in that order, in f32). The paper's (Srivastava et al. 2014, App. A.1)
- * form Δw_t = p_t·Δw_{t−1} − (1 − p_t)·ε_t·∇L is this update with momentum = p_t and
- * lr = (1 − p_t)·ε_t. momentum = 0 and weightDecay = 0 give plain SGD (v then holds −lr·g).
+ * (evaluated exactly in that order, in f32). The damped form of Hinton et al. 2012
+ * (arXiv:1207.0580, App. A; the JMLR paper states no formula) Δw_t = p_t·Δw_{t−1} − (1 − p_t)·ε_t·∇L
+ * is this update with momentum = p_t and lr = (1 − p_t)·ε_t. momentum = 0 and weightDecay = 0
+ * give plain SGD (v then holds −lr·g).
  * Updates w and v in place; reads g.
  */
 export function sgd_momentum_update_f32(w: usize, v: usize, g: usize, lr: f32, momentum: f32,

@@ -24,7 +24,8 @@
 // dropout retention p (paper: 0.9, 0.75, 0.75, 0.5, 0.5, 0.5 from input to top):
 //   all layers: 0.9 on the input, 0.75 on each pooled feature map, 0.5 on each FC layer's output
 //   FC only:    0.5 on each FC layer's output
-// SGD, batch 100, the paper's momentum form with momentum 0.5 → 0.95 over 10 epochs (5 in pilots),
+// SGD, batch 100, the damped momentum form of Hinton et al. 2012 (arXiv:1207.0580; `--momentum-form
+// paper`) with momentum 0.5 → 0.95 over 10 epochs (5 in pilots),
 // the learning rate decaying exponentially to 3% of its start by the last epoch.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

@@ -19,7 +19,7 @@
 // 20 epochs; the full 10k test set. The shape of the curves, not the paper's absolute errors, is
 // what the small version can show.
 // Every net: max-norm 3, ReLU, He init, batch 100, SGD with the recipe of examples/lib/common.mjs
-// (paper momentum form 0.5 → 0.95, learning rate lr decaying to 3%), lr 1 by default; training
+// (Hinton et al. 2012's damped momentum 0.5 → 0.95, learning rate lr decaying to 3%), lr 1 by default; training
 // error is measured on the training set with weight scaling (as the test error).
 //
 // Flags: --ps 0.1,0.2,…,0.9  --which a|b|both (both)  --hidden 256,256 (a)  --pn 64,64 (b)

@@ -106,8 +106,9 @@ export function mlp({ inputs = 784, hidden, classes = 10, keepInput = 0.8, keepH
 
 /**
  * The SGD recipe of thinnet's MNIST runs (src/cli.ts, examples/mnist-table.mjs), with the
- * schedules stretched over the run's length: the paper's momentum form Δw = p·Δw − (1 − p)·ε·∇L,
- * momentum 0.5 → 0.95 over the first 20% of the epochs, and a learning rate decaying
+ * schedules stretched over the run's length: the damped momentum form Δw = p·Δw − (1 − p)·ε·∇L
+ * and linear ramp of Hinton et al. 2012 (arXiv:1207.0580, App. A; not the JMLR paper, which gives
+ * no formula), momentum 0.5 → 0.95 over the first 20% of the epochs, and a learning rate decaying
  * exponentially from lr to lrEnd·lr at the last epoch.
  */
 export function sgdRecipe({ lr, epochs, lrEnd = 0.03 }) {

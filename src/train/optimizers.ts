@@ -37,13 +37,16 @@ export interface Optimizer {
 export interface SgdOptions {
   /** ε: a number or a schedule of the epoch (see tn.schedules). Default 0.01. */
   learningRate?: ScheduleLike;
-  /** Momentum p_t: a number, a schedule, or the paper's ramp {start, end, epochs}. Default 0. */
+  /** Momentum p_t: a number, a schedule, or a linear ramp {start, end, epochs} (Hinton et al. 2012's). Default 0. */
   momentum?: ScheduleLike;
   /** L2 weight decay λ (gradient += λ·w) on weights, not biases. Default 0. */
   weightDecay?: number;
   /**
-   * true: the paper's form Δw = p_t·Δw − (1 − p_t)·ε_t·∇L (App. A.1), i.e. the step is scaled by
-   * (1 − p_t). false (default): classic momentum Δw = p_t·Δw − ε_t·∇L.
+   * true: the damped form Δw = p_t·Δw − (1 − p_t)·ε_t·∇L of Hinton et al. 2012 ("Improving neural
+   * networks by preventing co-adaptation of feature detectors", arXiv:1207.0580, App. A), i.e.
+   * the step is scaled by (1 − p_t); the JMLR paper states no momentum formula. The CLI's
+   * `--momentum-form paper` selects this form (the name is kept for compatibility).
+   * false (default): classic momentum Δw = p_t·Δw − ε_t·∇L.
    */
   dampening?: boolean;
 }

@@ -1,13 +1,17 @@
 // Schedules for the learning rate and the momentum: functions of the epoch index (0-based),
-// evaluated once at the start of every epoch (paper, Appendix A.1 and B.1).
+// evaluated once at the start of every epoch. The JMLR paper (App. A.2, B.1) gives only momentum
+// values (0.95–0.99, "final momentum of 0.95"); the linear momentum ramp and the exponential
+// learning-rate decay ε_t = ε₀·f^t are from Hinton et al. 2012, "Improving neural networks by
+// preventing co-adaptation of feature detectors" (arXiv:1207.0580, App. A: 0.5 → 0.99 over 500
+// epochs, f = 0.998); inverse-t decay is the first author's deepnet example config.
 
 /** A value per epoch: epoch 0 is the first. */
 export type Schedule = (epoch: number) => number;
 
-/** A number, a schedule function, or a linear ramp {start, end, epochs} (the paper's momentum). */
+/** A number, a schedule function, or a linear ramp {start, end, epochs} (Hinton et al. 2012's momentum ramp). */
 export type ScheduleLike = number | Schedule | { start: number; end: number; epochs: number };
 
-/** lr0 · rate^epoch (the paper's ε_t = ε_0 · f^t; rate e.g. 0.998). */
+/** lr0 · rate^epoch (ε_t = ε_0 · f^t of Hinton et al. 2012, arXiv:1207.0580; rate e.g. their 0.998). */
 export function exponentialDecay(options: { initial: number; rate: number }): Schedule {
   const { initial, rate } = options;
   check('exponentialDecay', 'initial', initial);
@@ -23,7 +27,7 @@ export function inverseTimeDecay(options: { initial: number; T: number }): Sched
   return (epoch) => initial / (1 + epoch / T);
 }
 
-/** Linear from `start` (epoch 0) to `end` (epoch `epochs` and after): the paper's momentum ramp. */
+/** Linear from `start` (epoch 0) to `end` (epoch `epochs` and after): the momentum ramp of Hinton et al. 2012 (arXiv:1207.0580). */
 export function linearRamp(options: { start: number; end: number; epochs: number }): Schedule {
   const { start, end, epochs } = options;
   check('linearRamp', 'start', start);
