@@ -15,6 +15,7 @@ export * as layers from './layers/index.js';
 export * as optimizers from './train/optimizers.js';
 export * as schedules from './train/schedules.js';
 export * as data from './data/index.js';
+export * as analysis from './analysis/index.js';
 // the spec types of every layer family are also in the namespace: tn.layers.DenseSpec, tn.layers.Conv2DSpec, …
 export type { LayerSpec, DenseSpec, DropoutSpec, GaussianDropoutSpec, ActivationSpec, ActivationName, KernelInitializer } from './layers/index.js';
 export type { Optimizer, SgdOptions, AdamOptions } from './train/optimizers.js';
