@@ -13,3 +13,4 @@ export * from "./model_extra";
 export * from "./crc32";
 export * from "./conv";
 export * from "./pool";
+export * from "./regularize";
