@@ -14,10 +14,12 @@ export { FORMAT_VERSION } from './io/format.js';
 export * as layers from './layers/index.js';
 export * as optimizers from './train/optimizers.js';
 export * as schedules from './train/schedules.js';
+export * as regularizers from './layers/regularizers.js';
 export * as data from './data/index.js';
 export * as analysis from './analysis/index.js';
 // the spec types of every layer family are also in the namespace: tn.layers.DenseSpec, tn.layers.Conv2DSpec, …
 export type { LayerSpec, DenseSpec, DropoutSpec, GaussianDropoutSpec, ActivationSpec, ActivationName, KernelInitializer } from './layers/index.js';
+export type { KernelRegularizer, ActivityRegularizer, KlSparsity } from './layers/regularizers.js';
 export type { Optimizer, SgdOptions, AdamOptions } from './train/optimizers.js';
 export type { Schedule, ScheduleLike } from './train/schedules.js';
 export { matMul, type MatMulOptions } from './ops/linalg.js';

@@ -2,12 +2,15 @@
 // (groups of k consecutive values along the last axis — a dense layer's units, a conv layer's
 // channels — argmax kept for backward), linear (a copy) and softmax (only as the last layer,
 // where the model fuses it with the cross-entropy loss). Dense and conv specs with an
-// `activation` build one of these after their linear part (activationFollowing).
+// `activation` build one of these after their linear part (activationFollowing), carrying the
+// spec's activityRegularizer (KL sparsity of this layer's output, regularizers.ts) if any.
 import type { KernelName } from '../kernels/binding.js';
 import { checkOneOf } from '../tensor/validate.js';
 import type { Runtime } from '../wasm/runtime.js';
 import { LayerBase } from './base.js';
 import { checkSpecKeys, positiveInt } from './params.js';
+import { SparsityPenalty } from './penalties.js';
+import type { ActivityRegularizer } from './regularizers.js';
 import type { Exec, FoldRule, Layer, LayerFamily, LayerSpec, Mode, Shape } from './types.js';
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'linear' | 'softmax' | 'maxout';
@@ -34,23 +37,34 @@ export class Activation extends LayerBase {
   private argmax = 0;
   /** Values along the last axis of the input (maxout groups run along it). */
   private readonly channels: number;
+  /** KL sparsity of the output (sigmoid only; checked with the spec). */
+  private readonly sparsity: SparsityPenalty | undefined;
 
-  constructor(index: number, inShape: Shape, readonly activation: ActivationName, readonly pieces = 1) {
+  constructor(index: number, inShape: Shape, readonly activation: ActivationName, readonly pieces = 1,
+    activity?: ActivityRegularizer) {
     const last = inShape[inShape.length - 1];
     super(index, inShape, activation === 'maxout' ? [...inShape.slice(0, -1), last / pieces] : inShape);
     this.kind = activation;
     this.channels = last;
     this.fold = POSITIVELY_HOMOGENEOUS.has(activation) ? 'commute' : undefined;
+    if (activity && activation !== 'sigmoid') throw new Error(`thinnet: KL sparsity on a '${activation}' layer (only sigmoid)`); // the spec check says so first
+    this.sparsity = activity ? new SparsityPenalty(last, this.outSize, activity.klSparsity) : undefined;
   }
 
   override allocate(rt: Runtime, cap: number): void {
     this.release(rt);
     if (this.activation === 'maxout') this.argmax = rt.heap.alloc(cap * this.outSize);
+    this.sparsity?.allocate(rt);
   }
 
   override release(rt: Runtime): void {
     if (this.argmax) rt.heap.free(this.argmax);
     this.argmax = 0;
+    this.sparsity?.release(rt);
+  }
+
+  penalty(e: Exec, y: number, batch: number): number {
+    return this.sparsity ? this.sparsity.value(e, y, batch) : 0;
   }
 
   forward(e: Exec, y: number, x: number, batch: number, _mode: Mode): void {
@@ -76,6 +90,7 @@ export class Activation extends LayerBase {
   backward(e: Exec, dx: number, dy: number, _x: number, y: number, batch: number): void {
     if (!dx) return;
     const n = batch * this.inSize;
+    this.sparsity?.addGradient(e, dy, y, batch); // dy += the penalty's gradient with respect to y
     switch (this.activation) {
       case 'maxout':
         e.rt.kernels.maxout_backward_f32(dx, dy, this.argmax, n / this.channels, this.channels / this.pieces, this.pieces);
@@ -105,10 +120,11 @@ export function checkPieces(type: string, activation: ActivationName, pieces: un
   return positiveInt(type, 'maxout pieces', pieces ?? 2, 255);
 }
 
-/** The activation layer after a linear layer (none for 'linear'). */
-export function activationFollowing(linear: Layer, activation: ActivationName | undefined, pieces: number | undefined): Layer[] {
+/** The activation layer after a linear layer (none for 'linear'), with the spec's activity penalty. */
+export function activationFollowing(linear: Layer, activation: ActivationName | undefined, pieces: number | undefined,
+  activity?: ActivityRegularizer): Layer[] {
   if (!activation || activation === 'linear') return [];
-  return [new Activation(linear.index, linear.outShape, activation, pieces ?? 1)];
+  return [new Activation(linear.index, linear.outShape, activation, pieces ?? 1, activity)];
 }
 
 function check(spec: LayerSpec): ActivationSpec {

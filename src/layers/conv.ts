@@ -15,6 +15,10 @@ import {
   biasParam, checkBoolean, checkInitializer, checkMaxNorm, checkSpecKeys, kernelParam, maxNormRows, positiveInt,
   type KernelInitializer,
 } from './params.js';
+import { KernelPenalty } from './penalties.js';
+import {
+  checkActivityRegularizer, checkKernelRegularizer, describeRegularizers, type ActivityRegularizer, type KernelRegularizer,
+} from './regularizers.js';
 import type { Exec, LayerFamily, LayerSpec, Mode, Param, Shape } from './types.js';
 
 export type Padding = 'valid' | 'same';
@@ -38,6 +42,10 @@ export interface Conv2DSpec extends LayerSpec {
   maxNorm?: number;
   /** Default true. */
   useBias?: boolean;
+  /** L1/L2 penalty l1·Σ|w| + l2·Σw² on the kernel, added to the training loss (regularizers.ts). */
+  kernelRegularizer?: KernelRegularizer;
+  /** KL sparsity of each channel's mean activation over the batch and positions (activation 'sigmoid' only). */
+  activityRegularizer?: ActivityRegularizer;
 }
 
 export interface Conv2DOptions extends Omit<Conv2DSpec, 'type' | 'kernelSize' | 'strides'> {
@@ -73,9 +81,10 @@ export class Conv2D extends LayerBase {
   private readonly geom: Geometry;
   /** Multiply-adds per example. */
   private readonly macs: number;
+  private readonly regularizer: KernelPenalty | undefined;
 
   constructor(index: number, inShape: Shape, readonly filters: number, kernel: [number, number], strides: [number, number],
-    padding: Padding, useBias: boolean, readonly maxNorm: number | undefined, init: KernelInitializer) {
+    padding: Padding, useBias: boolean, readonly maxNorm: number | undefined, init: KernelInitializer, kernelRegularizer?: KernelRegularizer) {
     const [H, W, C] = imageShape('conv2d', index, inShape);
     const [KH, KW] = kernel, [SH, SW] = strides;
     const v = outputSize(H, KH, SH, padding), h = outputSize(W, KW, SW, padding);
@@ -88,6 +97,11 @@ export class Conv2D extends LayerBase {
     this.bias = useBias ? biasParam(filters) : undefined;
     this.params = this.bias ? [this.kernel, this.bias] : [this.kernel];
     this.macs = v.out * h.out * filters * KH * KW * C;
+    this.regularizer = kernelRegularizer ? new KernelPenalty(this.kernel, kernelRegularizer) : undefined;
+  }
+
+  penalty(e: Exec): number {
+    return this.regularizer ? this.regularizer.value(e) : 0;
   }
 
   private workspaces(rt: Runtime): readonly number[] {
@@ -119,6 +133,7 @@ export class Conv2D extends LayerBase {
       kernel: 'conv2d_backward_filter_f32',
       args: [dw + 4 * s * K, db ? db + 4 * s : 0, dy + 4 * s, x, ws[i], 0, batch, H, W, C, n, KH, KW, SH, SW, PT, PL, OH, OW, F],
     })));
+    this.regularizer?.addGradient(e);
     if (!dx) return;
     const w = e.params + 4 * this.kernel.offset;
     const xs = 4 * this.inSize, ys = 4 * this.outSize;
@@ -132,7 +147,8 @@ export class Conv2D extends LayerBase {
   }
 }
 
-const OPTIONS = ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'pieces', 'kernelInitializer', 'maxNorm', 'useBias'] as const;
+const OPTIONS = ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'pieces', 'kernelInitializer', 'maxNorm', 'useBias',
+  'kernelRegularizer', 'activityRegularizer'] as const;
 
 /** A size given as one integer or a pair, as [a, b]. */
 function pair(type: string, name: string, v: unknown, max: number): [number, number] {
@@ -152,10 +168,14 @@ function check(spec: LayerSpec): Conv2DSpec {
   const init = checkInitializer('conv2d', o.kernelInitializer ?? 'glorotUniform');
   const maxNorm = checkMaxNorm('conv2d', o.maxNorm);
   const useBias = checkBoolean('conv2d', 'useBias', o.useBias);
+  const kernelRegularizer = checkKernelRegularizer('layers.conv2d', o.kernelRegularizer);
+  const activityRegularizer = checkActivityRegularizer('layers.conv2d', o.activityRegularizer, activation);
   const out: Conv2DSpec = { type: 'conv2d', filters, kernelSize, strides, padding, activation, kernelInitializer: init };
   if (pieces !== undefined) out.pieces = pieces;
   if (maxNorm !== undefined) out.maxNorm = maxNorm;
   if (useBias === false) out.useBias = false;
+  if (kernelRegularizer) out.kernelRegularizer = kernelRegularizer;
+  if (activityRegularizer) out.activityRegularizer = activityRegularizer;
   return out;
 }
 
@@ -165,13 +185,14 @@ const family: LayerFamily = {
   build(spec, index, inShape) {
     const s = spec as Conv2DSpec;
     const c = new Conv2D(index, inShape, s.filters * (s.pieces ?? 1), s.kernelSize, s.strides ?? [1, 1], s.padding ?? 'valid',
-      s.useBias !== false, s.maxNorm, s.kernelInitializer ?? 'glorotUniform');
-    return [c, ...activationFollowing(c, s.activation, s.pieces)];
+      s.useBias !== false, s.maxNorm, s.kernelInitializer ?? 'glorotUniform', s.kernelRegularizer);
+    return [c, ...activationFollowing(c, s.activation, s.pieces, s.activityRegularizer)];
   },
   describe: (spec) => {
     const s = spec as Conv2DSpec;
     return `filters=${s.filters} kernel=${s.kernelSize.join('×')} strides=${(s.strides ?? [1, 1]).join('×')} padding=${s.padding ?? 'valid'} ` +
-      `activation=${s.activation ?? 'linear'}${s.pieces ? ` pieces=${s.pieces}` : ''}${s.maxNorm ? ` maxNorm=${s.maxNorm}` : ''}${s.useBias === false ? ' useBias=false' : ''}`;
+      `activation=${s.activation ?? 'linear'}${s.pieces ? ` pieces=${s.pieces}` : ''}${s.maxNorm ? ` maxNorm=${s.maxNorm}` : ''}${s.useBias === false ? ' useBias=false' : ''}` +
+      describeRegularizers(s.kernelRegularizer, s.activityRegularizer);
   },
 };
 

@@ -11,6 +11,10 @@ import {
   biasParam, checkBoolean, checkInitializer, checkMaxNorm, checkSpecKeys, kernelParam, maxNormRows, positiveInt,
   type KernelInitializer,
 } from './params.js';
+import { KernelPenalty } from './penalties.js';
+import {
+  checkActivityRegularizer, checkKernelRegularizer, describeRegularizers, type ActivityRegularizer, type KernelRegularizer,
+} from './regularizers.js';
 import type { Exec, LayerFamily, LayerSpec, Mode, Param, Shape } from './types.js';
 
 export interface DenseSpec extends LayerSpec {
@@ -26,12 +30,16 @@ export interface DenseSpec extends LayerSpec {
   maxNorm?: number;
   /** Default true. */
   useBias?: boolean;
+  /** L1/L2 penalty l1·Σ|w| + l2·Σw² on the kernel, added to the training loss (regularizers.ts). */
+  kernelRegularizer?: KernelRegularizer;
+  /** KL sparsity of the units' mean activations over a batch (activation 'sigmoid' only; regularizers.ts). */
+  activityRegularizer?: ActivityRegularizer;
 }
 
 /** The options of layers.dense(): a DenseSpec without its `type`. */
 export type DenseOptions = Omit<DenseSpec, 'type'>;
 
-const OPTIONS = ['units', 'activation', 'pieces', 'kernelInitializer', 'maxNorm', 'useBias'] as const;
+const OPTIONS = ['units', 'activation', 'pieces', 'kernelInitializer', 'maxNorm', 'useBias', 'kernelRegularizer', 'activityRegularizer'] as const;
 
 export class Dense extends LayerBase {
   readonly kind = 'dense';
@@ -39,13 +47,19 @@ export class Dense extends LayerBase {
   override readonly params: Param[];
   private readonly kernel: Param;
   private readonly bias: Param | undefined;
+  private readonly regularizer: KernelPenalty | undefined;
 
   constructor(index: number, inShape: Shape, readonly units: number, useBias: boolean, readonly maxNorm: number | undefined,
-    init: KernelInitializer) {
+    init: KernelInitializer, kernelRegularizer?: KernelRegularizer) {
     super(index, inShape, [units]);
     this.kernel = kernelParam([units, this.inSize], this.inSize, units, init);
     this.bias = useBias ? biasParam(units) : undefined;
     this.params = this.bias ? [this.kernel, this.bias] : [this.kernel];
+    this.regularizer = kernelRegularizer ? new KernelPenalty(this.kernel, kernelRegularizer) : undefined;
+  }
+
+  penalty(e: Exec): number {
+    return this.regularizer ? this.regularizer.value(e) : 0;
   }
 
   forward(e: Exec, y: number, x: number, batch: number, _mode: Mode): void {
@@ -57,6 +71,7 @@ export class Dense extends LayerBase {
   backward(e: Exec, dx: number, dy: number, x: number, _y: number, batch: number): void {
     const db = this.bias ? e.grads + 4 * this.bias.offset : 0;
     denseBackward(e.rt, dx, e.grads + 4 * this.kernel.offset, db, dy, x, e.params + 4 * this.kernel.offset, 0, batch, this.inSize, this.units);
+    this.regularizer?.addGradient(e);
   }
 
   constrain(e: Exec): void {
@@ -72,10 +87,14 @@ function check(spec: LayerSpec): DenseSpec {
   const init = checkInitializer('dense', o.kernelInitializer ?? 'glorotUniform');
   const maxNorm = checkMaxNorm('dense', o.maxNorm);
   const useBias = checkBoolean('dense', 'useBias', o.useBias);
+  const kernelRegularizer = checkKernelRegularizer('layers.dense', o.kernelRegularizer);
+  const activityRegularizer = checkActivityRegularizer('layers.dense', o.activityRegularizer, activation);
   const out: DenseSpec = { type: 'dense', units, activation, kernelInitializer: init };
   if (pieces !== undefined) out.pieces = pieces;
   if (maxNorm !== undefined) out.maxNorm = maxNorm;
   if (useBias === false) out.useBias = false;
+  if (kernelRegularizer) out.kernelRegularizer = kernelRegularizer;
+  if (activityRegularizer) out.activityRegularizer = activityRegularizer;
   return out;
 }
 
@@ -84,12 +103,14 @@ const family: LayerFamily = {
   check,
   build(spec, index, inShape) {
     const s = spec as DenseSpec;
-    const d = new Dense(index, inShape, s.units * (s.pieces ?? 1), s.useBias !== false, s.maxNorm, s.kernelInitializer ?? 'glorotUniform');
-    return [d, ...activationFollowing(d, s.activation, s.pieces)];
+    const d = new Dense(index, inShape, s.units * (s.pieces ?? 1), s.useBias !== false, s.maxNorm, s.kernelInitializer ?? 'glorotUniform',
+      s.kernelRegularizer);
+    return [d, ...activationFollowing(d, s.activation, s.pieces, s.activityRegularizer)];
   },
   describe: (spec) => {
     const s = spec as DenseSpec;
-    return `units=${s.units} activation=${s.activation ?? 'linear'}${s.pieces ? ` pieces=${s.pieces}` : ''}${s.maxNorm ? ` maxNorm=${s.maxNorm}` : ''}${s.useBias === false ? ' useBias=false' : ''}`;
+    return `units=${s.units} activation=${s.activation ?? 'linear'}${s.pieces ? ` pieces=${s.pieces}` : ''}${s.maxNorm ? ` maxNorm=${s.maxNorm}` : ''}${s.useBias === false ? ' useBias=false' : ''}` +
+      describeRegularizers(s.kernelRegularizer, s.activityRegularizer);
   },
 };
 

@@ -85,9 +85,16 @@ export interface Layer {
   forward(e: Exec, y: number, x: number, batch: number, mode: Mode): void;
   /**
    * Writes the parameter gradients (overwriting) and, when dx != 0, dLoss/dx. x and y are this
-   * layer's input and output of the same forward pass.
+   * layer's input and output of the same forward pass. dy may be used as scratch (an activity
+   * penalty adds its own gradient to it before going on).
    */
   backward(e: Exec, dx: number, dy: number, x: number, y: number, batch: number, mode: Mode): void;
+  /**
+   * The penalty this layer adds to the training objective of a batch (regularizers.ts: L1/L2 on
+   * its kernel, KL sparsity of its output y of the forward pass just run), on the scale of the
+   * mean loss per example; backward adds its gradient. Absent: no penalty.
+   */
+  penalty?(e: Exec, y: number, batch: number): number;
   /** After every update: the constraint on its parameters (max-norm), if any. */
   constrain?(e: Exec): void;
 }

@@ -230,6 +230,17 @@ export class Network {
     return this.rt.kernels.softmax_xent_forward_f32(b.probs, 0, out, b.labels, batch, C);
   }
 
+  /**
+   * The layers' penalties (kernel and activity regularizers) for the batch whose forward pass just
+   * ran, on the scale of the mean loss per example: the training objective is batchLoss / batch + this.
+   */
+  penalty(b: Buffers, batch: number): number {
+    const e = this.exec();
+    let s = 0;
+    this.layers.forEach((l, i) => { if (l.penalty) s += l.penalty(e, b.acts[i + 1], batch); });
+    return s;
+  }
+
   /** The model's outputs from the last layer's: softmax probabilities (in b.probs), or the outputs themselves (MSE). */
   outputs(b: Buffers, out: number, m: number): number {
     if (this.loss === 'meanSquaredError') return out;
@@ -250,12 +261,15 @@ export class Network {
     }
   }
 
-  /** Forward, loss and backward on the staged batch; returns the summed loss (not finite: no gradients were computed). */
+  /**
+   * Forward, loss and backward on the staged batch; returns the summed loss, penalties included
+   * (batch × penalty(): its mean over the batch is the objective), not finite: no gradients were computed.
+   */
   lossAndBackward(b: Buffers, batch: number, mode: Mode): number {
     const k = this.rt.kernels;
     const C = this.outputSize;
     const out = this.forward(b, batch, mode);
-    const lossSum = this.batchLoss(b, out, batch);
+    const lossSum = this.batchLoss(b, out, batch) + batch * this.penalty(b, batch);
     if (!Number.isFinite(lossSum)) return lossSum;
     // the gradient of the mean loss over the batch
     if (this.loss === 'meanSquaredError') k.mse_backward_f32(b.dA, out, b.targets, 1 / (batch * C), batch * C);

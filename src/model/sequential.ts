@@ -316,7 +316,8 @@ export class Sequential {
   }
 
   /**
-   * Mean training-mode loss on (x, y) and its gradient with respect to every parameter (the
+   * Mean training-mode loss on (x, y), plus the layers' penalties (kernel and activity
+   * regularizers), and its gradient with respect to every parameter (the
    * whole gradient block, in the order of parameters()), with the dropout masks of `step`
    * (default: the model's current step). Does not update anything. For gradient checks.
    */
@@ -333,7 +334,7 @@ export class Sequential {
     return { loss: lossSum / n, gradients: this.rt.heap.f32(this.net.grads, this.paramCount).slice() };
   }
 
-  /** Mean training-mode loss with the masks of `step`, no gradients (finite-difference checks). */
+  /** Mean training-mode loss with the masks of `step` (penalties included, as computeGradients), no gradients (finite-difference checks). */
   trainingLoss(x: Inputs, y: Labels, options: { step?: number } = {}): number {
     this.assertLive('trainingLoss');
     const n = checkInputs('trainingLoss', x, this.inputSize);
@@ -343,7 +344,7 @@ export class Sequential {
     this.net.stageInputs(b, x, 0, n);
     this.net.stageY(b, labels, 0, n);
     const out = this.net.forward(b, n, { kind: 'train', seed: this.seed, step });
-    return this.net.batchLoss(b, out, n) / n;
+    return this.net.batchLoss(b, out, n) / n + this.net.penalty(b, n);
   }
 
   // ---- parameters ------------------------------------------------------------------------------

@@ -32,7 +32,10 @@ export interface Trainable {
 export interface EpochLogs {
   /** 0-based index over the model's whole training (continues across fit calls). */
   epoch: number;
-  /** Mean training loss over the epoch's examples (with the dropout masks of training). */
+  /**
+   * Mean training loss over the epoch's examples (with the dropout masks of training), plus the
+   * layers' penalties (kernelRegularizer, activityRegularizer) of each batch; valLoss is the data loss alone.
+   */
   loss: number;
   /** Training accuracy (argmax) over the epoch; NaN for a 'meanSquaredError' model (as error, valAccuracy, valError). */
   accuracy: number;
@@ -51,7 +54,7 @@ export interface BatchLogs {
   /** 0-based batch index within the epoch. */
   batch: number;
   batches: number;
-  /** Mean loss and accuracy of this batch (accuracy NaN for a 'meanSquaredError' model). */
+  /** Mean loss (penalties included) and accuracy of this batch (accuracy NaN for a 'meanSquaredError' model). */
   loss: number;
   accuracy: number;
   /** Examples seen so far in this epoch. */
