@@ -44,8 +44,8 @@ training
   --lr-inverse-t 0          inverse-time decay ε_t = ε/(1 + t/T) (T > 0 enables it, instead of --lr-decay)
   --lr-warmup 0             epochs of linear warm-up from --lr-warmup-from to the decayed rate
   --lr-warmup-from 0        the rate at epoch 1 of the warm-up
-  --momentum 0.5 --momentum-final 0.95 --momentum-epochs 10   linear momentum ramp (paper App. B.1)
-  --momentum-form paper     paper: Δw = p·Δw − (1 − p)·ε·∇L (App. A.1); classic: Δw = p·Δw − ε·∇L
+  --momentum 0.5 --momentum-final 0.95 --momentum-epochs 10   linear momentum ramp (Hinton et al. 2012, arXiv:1207.0580)
+  --momentum-form paper     paper: Δw = p·Δw − (1 − p)·ε·∇L (Hinton et al. 2012; the name is kept); classic: Δw = p·Δw − ε·∇L
   --weight-decay 0          L2 weight decay λ
   --seed 1
 data and runtime
