@@ -24,3 +24,22 @@ export function lossesAround(model: CheckedModel, p: Float32Array, i: number, ep
   const l0 = model.trainingLoss(x, y, { step });
   return { num: (lp - lm) / (hp + hm), right: (lp - l0) / hp, left: (l0 - lm) / hm };
 }
+
+/**
+ * Every parameter's backward gradient against the centered difference, |num − g| ≤ abs + rel·|num|.
+ * A parameter whose one-sided differences disagree (a kink of relu / maxout / L1 inside ±eps) passes
+ * if either side matches; returns how many did (the caller bounds it). Throws at the first mismatch.
+ */
+export function checkEveryParameter(model: CheckedModel, gradients: Float32Array, x: unknown, y: unknown, step: number,
+  { eps, abs, rel }: { eps: number; abs: number; rel: number }): number {
+  const p = model.parameters();
+  const ok = (a: number, b: number) => Math.abs(a - b) <= abs + rel * Math.abs(a);
+  let kinks = 0;
+  for (let i = 0; i < p.length; i++) {
+    const { num, left, right } = lossesAround(model, p, i, eps, x, y, step);
+    if (ok(num, gradients[i])) continue;
+    if (!ok(right, left) && (ok(right, gradients[i]) || ok(left, gradients[i]))) { kinks++; continue; }
+    throw new Error(`parameter ${i} of ${p.length}: numerical ${num} (one-sided ${left}, ${right}), backward ${gradients[i]}`);
+  }
+  return kinks;
+}
