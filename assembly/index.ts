@@ -12,5 +12,6 @@ export * from "./dense";
 export * from "./model_extra";
 export * from "./crc32";
 export * from "./conv";
+export * from "./winograd";
 export * from "./pool";
 export * from "./regularize";

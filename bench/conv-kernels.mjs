@@ -7,7 +7,9 @@
 // For each shape: ms per batch-100 call, GFLOP/s (2 flops per multiply-add of the definition)
 // and % of the peak of the build's own multiply-add chains (gemm_peak_f32, measured at the start
 // and at the end of the run; the larger is used) for forward, backward_data and backward_filter;
-// the naive kernels once for scale; and im2col + gemm_nt_f32 (the alternative to the direct
+// the naive kernels once for scale; Winograd F(2x2, 5x5) (assembly/winograd.ts) for every pass of
+// the 5x5 layers with C and F multiples of 4, timed round-robin with the direct kernels (its
+// column: ms, and direct ms / Winograd ms); and im2col + gemm_nt_f32 (the alternative to the direct
 // method, when the build exports conv2d_im2col_f32) for the forward pass. Max-pooling in ms. Every
 // figure is the median of several timed runs after a warm-up ('best': the %peak of the fastest
 // run, steadier when other processes share the cores); thinnet's contenders of one row
@@ -80,14 +82,24 @@ function convCase(t, g) {
   const px = t.alloc(nx * 4), pw = t.alloc(nw * 4), pb = t.alloc(F * 4), py = t.alloc(ny * 4);
   const pdx = t.alloc(nx * 4), pdw = t.alloc(nw * 4), pdb = t.alloc(F * 4), pdy = t.alloc(ny * 4);
   fill(t.f32(px, nx), 1); fill(t.f32(pw, nw), 2, 0.1); fill(t.f32(pb, F), 3); fill(t.f32(pdy, ny), 4);
-  const ws = t.alloc(t.x.conv2d_workspace_bytes(H, W, C, F, KH, KW, OH, OW));
+  const wsDirect = t.x.conv2d_workspace_bytes(H, W, C, F, KH, KW, OH, OW);
+  const wsWino = t.x.conv2d_winograd_workspace_bytes ? t.x.conv2d_winograd_workspace_bytes(H, W, C, F, OH, OW) : 0;
+  const ws = t.alloc(Math.max(wsDirect, wsWino));
   const geo = [batch, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW];
   const run = (suffix) => ({
     fwd: () => t.x[`conv2d_forward_f32${suffix}`](py, px, pw, pb, ws, ...geo),
     data: () => t.x[`conv2d_backward_data_f32${suffix}`](pdx, pdy, pw, ws, ...geo),
     filter: () => t.x[`conv2d_backward_filter_f32${suffix}`](pdw, pdb, pdy, px, ws, 0, ...geo, F),
   });
-  const c = { fast: run(''), naive: run('_naive'), wsBytes: t.x.conv2d_workspace_bytes(H, W, C, F, KH, KW, OH, OW) };
+  const c = { fast: run(''), naive: run('_naive'), wsBytes: wsDirect, wsWino };
+  // Winograd F(2x2, 5x5) (assembly/winograd.ts) where it applies (5x5, stride 1, C and F multiples of 4).
+  if (wsWino && KH === 5 && KW === 5 && SH === 1 && SW === 1 && C % 4 === 0 && F % 4 === 0) {
+    c.wino = {
+      fwd: () => t.x.conv2d_winograd_forward_f32(py, px, pw, pb, ws, ...geo),
+      data: () => t.x.conv2d_winograd_backward_data_f32(pdx, pdy, pw, ws, ...geo),
+      filter: () => t.x.conv2d_winograd_backward_filter_f32(pdw, pdb, pdy, px, ws, 0, ...geo, F),
+    };
+  }
   // im2col + gemm_nt_f32 for the forward pass, examples in chunks of ~1 MB of patch matrix.
   if (t.x.conv2d_im2col_f32) {
     const K = KH * KW * C, P = OH * OW;
@@ -126,16 +138,17 @@ function poolCase(t, p) {
 
 function tfjsConv(tf, g) {
   const { batch, H, W, C, F, KH, KW, SH, SW } = g;
+  const pad = g.OH === Math.ceil(H / SH) ? 'same' : 'valid';
   const x = tf.tensor4d(fill(new Float32Array(batch * H * W * C), 1), [batch, H, W, C]);
   const w = tf.tensor4d(fill(new Float32Array(KH * KW * C * F), 2, 0.1), [KH, KW, C, F]);
   const b = tf.tensor1d(fill(new Float32Array(F), 3));
-  const y = tf.conv2d(x, w, [SH, SW], 'same');
+  const y = tf.conv2d(x, w, [SH, SW], pad);
   const dy = tf.tensor4d(fill(new Float32Array(y.size), 4), y.shape);
   y.dispose();
   const once = (f) => () => { const r = f(); r.dataSync(); r.dispose(); };
   return {
-    fwd: once(() => tf.add(tf.conv2d(x, w, [SH, SW], 'same'), b)),
-    data: once(() => tf.conv2dTranspose(dy, w, [batch, H, W, C], [SH, SW], 'same')),
+    fwd: once(() => tf.add(tf.conv2d(x, w, [SH, SW], pad), b)),
+    data: once(() => tf.conv2dTranspose(dy, w, [batch, H, W, C], [SH, SW], pad)),
     dispose: () => { x.dispose(); w.dispose(); b.dispose(); dy.dispose(); },
   };
 }
@@ -154,6 +167,8 @@ const same = (batch, H, W, C, F, K) => ({ batch, H, W, C, F, KH: K, KW: K, SH: 1
 const CONVS = [
   ['28x28x1 -> 32, 5x5 same', same(100, 28, 28, 1, 32, 5)],
   ['14x14x32 -> 64, 5x5 same', same(100, 14, 14, 32, 64, 5)],
+  // examples/conv-mnist's second layer (after the 3x3 stride-2 pool of 24x24)
+  ['11x11x32 -> 64, 5x5 valid', { batch: 100, H: 11, W: 11, C: 32, F: 64, KH: 5, KW: 5, SH: 1, SW: 1, PT: 0, PL: 0, OH: 7, OW: 7 }],
 ];
 // Pooling after each conv (2x2 stride 2 as in LeNet; 3x3 stride 2 as in the paper's CIFAR nets,
 // 'same' in TensorFlow's sense: out = ceil(in / 2), padding 0 top / 1 bottom at 28 and 14).
@@ -177,7 +192,8 @@ const rows = [];
 const f = (x, w = 7, d = 1) => (x === undefined ? '-' : x.toFixed(d)).padStart(w);
 const pct = (x, peak) => (x === undefined ? '-' : `${Math.round(100 * x / peak)}%`).padStart(5);
 rows.push(() => `${'shape'.padEnd(26)} ${'pass'.padEnd(7)} ${'build'.padEnd(8)} ${'ms'.padStart(7)} ${'GFLOP/s'.padStart(7)} ${'%peak'.padStart(5)} ${'best'.padStart(5)}` +
-  `   ${'naive ms'.padStart(8)}   ${'im2col ms'.padStart(9)} ${'GFLOP/s'.padStart(7)} ${'%peak'.padStart(5)}   ${'tfjs ms'.padStart(7)} ${'tfjs/thinnet'.padStart(12)}`);
+  `   ${'naive ms'.padStart(8)}   ${'im2col ms'.padStart(9)} ${'GFLOP/s'.padStart(7)} ${'%peak'.padStart(5)}   ${'tfjs ms'.padStart(7)} ${'tfjs/thinnet'.padStart(12)}` +
+  `   ${'Winograd ms'.padStart(11)} ${'direct/Winograd'.padStart(15)}`);
 for (const [label, g] of CONVS) {
   // The usual count, 2 * outputs * KH*KW*C (taps in the padding included: the kernels compute them).
   const flops = 2 * g.batch * g.OH * g.OW * g.F * g.KH * g.KW * g.C;
@@ -187,6 +203,8 @@ for (const [label, g] of CONVS) {
     const contenders = cases.map((c) => c.fast[pass]);
     const im2col = pass === 'fwd' ? cases.map((c) => c.im2col).filter(Boolean) : [];
     contenders.push(...im2col);
+    const wino = cases.map((c) => c.wino?.[pass]).filter(Boolean);
+    contenders.push(...wino);
     const res = timeInterleaved(contenders);
     const secs = res.map((r) => r.median);
     // tfjs on its own (its conv2dTranspose takes a second per call here).
@@ -196,15 +214,19 @@ for (const [label, g] of CONVS) {
       const naive = timeOnce(cases[i].naive[pass]);
       const ii = im2col.length ? builds.length + i : -1;
       const im = ii >= 0 ? secs[ii] : undefined;
+      const wi = wino.length ? builds.length + im2col.length + i : -1;
+      const wn = wi >= 0 ? secs[wi] : undefined;
       const G = flops / s / 1e9, Gi = im ? flops / im / 1e9 : undefined;
       const Gb = flops / res[i].best / 1e9;
       rows.push(() => `${label.padEnd(26)} ${pass.padEnd(7)} ${t.name.padEnd(8)} ${f(s * 1e3, 7, 2)} ${f(G)} ${pct(G, peaks[t.name])} ${pct(Gb, peaks[t.name])}` +
         `   ${f(naive * 1e3, 8, 0)}   ${f(im ? im * 1e3 : undefined, 9, 2)} ${f(Gi)} ${pct(Gi, peaks[t.name])}` +
-        `   ${f(tfS ? tfS * 1e3 : undefined, 7, 2)} ${(tfS ? `${(tfS / s).toFixed(2)}x` : '-').padStart(12)}`);
+        `   ${f(tfS ? tfS * 1e3 : undefined, 7, 2)} ${(tfS ? `${(tfS / s).toFixed(2)}x` : '-').padStart(12)}` +
+        `   ${f(wn ? wn * 1e3 : undefined, 11, 2)} ${(wn ? `${(s / wn).toFixed(2)}x` : '-').padStart(15)}`);
     });
   }
   peerCase?.dispose();
-  rows.push(() => `${''.padEnd(26)} workspace ${builds.map((t, i) => `${t.name} ${(cases[i].wsBytes / 1024).toFixed(0)} KB`).join(', ')}`);
+  rows.push(() => `${''.padEnd(26)} workspace ${builds.map((t, i) => `${t.name} ${(cases[i].wsBytes / 1024).toFixed(0)} KB`).join(', ')}` +
+    (cases[0].wino ? `; Winograd ${(cases[0].wsWino / 1024).toFixed(0)} KB` : ''));
 }
 rows.push(() => '');
 rows.push(() => `${'max-pool'.padEnd(26)} ${'pass'.padEnd(7)} ${'build'.padEnd(8)} ${'ms'.padStart(7)} ${'naive ms'.padStart(10)} ${'tfjs ms'.padStart(9)}`);
