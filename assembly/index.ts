@@ -15,3 +15,4 @@ export * from "./conv";
 export * from "./winograd";
 export * from "./pool";
 export * from "./regularize";
+export * from "./rbm";

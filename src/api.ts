@@ -23,3 +23,5 @@ export type { KernelRegularizer, ActivityRegularizer, KlSparsity } from './layer
 export type { Optimizer, SgdOptions, AdamOptions } from './train/optimizers.js';
 export type { Schedule, ScheduleLike } from './train/schedules.js';
 export { matMul, type MatMulOptions } from './ops/linalg.js';
+// The dropout RBM of §8 (CD-1): tn.rbm({ visible, hidden, keep })
+export { rbm, Rbm, type RbmConfig, type RbmFitOptions, type RbmHistory } from './model/rbm.js';

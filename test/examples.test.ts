@@ -140,4 +140,23 @@ describe('examples --quick (smoke runs, not reproductions)', () => {
     }
     for (const f of ['autoencoder-activations.svg', 'autoencoder-mean-activations.svg']) checkSvg(join(out, f));
   });
+
+  test('rbm (§8, Figs. 12, 13)', () => {
+    const text = run('rbm.mjs');
+    const rows = tableRows(text);
+    expect(rows.map((r) => r[0])).toEqual(['RBM (no dropout)', 'dropout RBM (p = 0.5)']);
+    for (const r of rows) {
+      // reconstruction error per image below that of an all-0.5 guess (784 / 4 = 196)
+      expect(Number(r[1])).toBeGreaterThan(0);
+      expect(Number(r[2])).toBeLessThan(196);
+      expect(Number(r[3])).toBeGreaterThan(0);
+      expect(Number(r[3])).toBeLessThan(1);
+    }
+    for (const tag of ['plain', 'dropout']) {
+      const img = readPng(readFileSync(join(out, `rbm-features-${tag}.png`)));
+      expect([img.width, img.height]).toEqual([8 * 29 + 1, 8 * 29 + 1]);
+      expect(new Set(img.pixels).size).toBeGreaterThan(50);
+    }
+    for (const f of ['rbm-activations.svg', 'rbm-mean-activations.svg']) checkSvg(join(out, f));
+  });
 });
