@@ -167,7 +167,9 @@ const same = (batch, H, W, C, F, K) => ({ batch, H, W, C, F, KH: K, KW: K, SH: 1
 const CONVS = [
   ['28x28x1 -> 32, 5x5 same', same(100, 28, 28, 1, 32, 5)],
   ['14x14x32 -> 64, 5x5 same', same(100, 14, 14, 32, 64, 5)],
-  // examples/conv-mnist's second layer (after the 3x3 stride-2 pool of 24x24)
+  // examples/conv-mnist's second layer (after the 3x3 stride-2 pool of 28x28: 13x13)
+  ['13x13x32 -> 64, 5x5 same', same(100, 13, 13, 32, 64, 5)],
+  // 'valid' with an odd output: the last Winograd tiles stick out, and the input gradient stays direct
   ['11x11x32 -> 64, 5x5 valid', { batch: 100, H: 11, W: 11, C: 32, F: 64, KH: 5, KW: 5, SH: 1, SW: 1, PT: 0, PL: 0, OH: 7, OW: 7 }],
 ];
 // Pooling after each conv (2x2 stride 2 as in LeNet; 3x3 stride 2 as in the paper's CIFAR nets,
