@@ -33,6 +33,7 @@ architecture
   --keep-input 0.8          retention probability p of the input units
   --keep-hidden 0.5         retention probability p of the hidden units
   --no-dropout              no dropout layers (train only)
+  --noise bernoulli         bernoulli: r ~ Bernoulli(p) | gaussian: r ~ N(1, (1 − p)/p), no test-time scaling (§10, Table 10)
   --convention paper        paper | inverted
   --max-norm 3              max-norm c of each unit's incoming weights (0: none)
   --init heUniform          glorotUniform | glorotNormal | heUniform | heNormal | normal:σ (N(0, σ²))
@@ -79,7 +80,7 @@ run), 1 any other failure.
 const OPTIONS = {
   hidden: { type: 'string' }, activation: { type: 'string' }, pieces: { type: 'string' },
   'keep-input': { type: 'string' }, 'keep-hidden': { type: 'string' }, 'no-dropout': { type: 'boolean' },
-  convention: { type: 'string' }, 'max-norm': { type: 'string' }, init: { type: 'string' },
+  convention: { type: 'string' }, noise: { type: 'string' }, 'max-norm': { type: 'string' }, init: { type: 'string' },
   optimizer: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
   'lr-decay': { type: 'string' }, 'lr-inverse-t': { type: 'string' },
   'lr-warmup': { type: 'string' }, 'lr-warmup-from': { type: 'string' }, momentum: { type: 'string' },
@@ -150,6 +151,7 @@ interface Config {
   keepHidden: number;
   dropout: boolean;
   convention: 'paper' | 'inverted';
+  noise: 'bernoulli' | 'gaussian';
   maxNorm: number;
   init: tn.layers.KernelInitializer;
   optimizer: 'sgd' | 'adam';
@@ -186,7 +188,7 @@ interface Config {
 function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   const d: Config = {
     hidden: [1024, 1024], conv: [], kernel: 5, pool: 2, keepConv: 0.75, dropoutLayers: 'all', activation: 'relu', pieces: 2, keepInput: 0.8, keepHidden: 0.5, dropout: true,
-    convention: 'paper', maxNorm: 3, init: 'heUniform', optimizer: 'sgd', epochs: 10, batch: 100, lr: 3,
+    convention: 'paper', noise: 'bernoulli', maxNorm: 3, init: 'heUniform', optimizer: 'sgd', epochs: 10, batch: 100, lr: 3,
     lrDecay: 0.95, lrInverseT: 0, lrWarmup: 0, lrWarmupFrom: 0, momentum: 0.5, momentumFinal: 0.95, momentumEpochs: 10, momentumForm: 'paper',
     weightDecay: 0, l1: 0, l2: 0, seed: 1, evalEvery: 1, quiet: false, checkpointEvery: 1, resume: false, ...defaults,
   };
@@ -199,13 +201,15 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
   if (!['relu', 'sigmoid', 'tanh', 'maxout'].includes(activation)) throw new UsageError(`--activation: relu, sigmoid, tanh or maxout, got '${activation}'`);
   const convention = (v.convention ?? d.convention) as Config['convention'];
   if (!['paper', 'inverted'].includes(convention)) throw new UsageError(`--convention: paper or inverted, got '${convention}'`);
+  const noise = (v.noise ?? d.noise) as Config['noise'];
+  if (!['bernoulli', 'gaussian'].includes(noise)) throw new UsageError(`--noise: bernoulli or gaussian, got '${noise}'`);
   const optimizer = (v.optimizer ?? d.optimizer) as Config['optimizer'];
   if (!['sgd', 'adam'].includes(optimizer)) throw new UsageError(`--optimizer: sgd or adam, got '${optimizer}'`);
   const momentumForm = (v['momentum-form'] ?? d.momentumForm) as Config['momentumForm'];
   if (!['paper', 'classic'].includes(momentumForm)) throw new UsageError(`--momentum-form: paper or classic, got '${momentumForm}'`);
   const opt = (name: string, r: Rule = COUNT) => (v[name] === undefined ? undefined : num(v, name, 0, r));
   const c: Config = {
-    hidden, conv, pool, dropoutLayers, activation, convention, optimizer, momentumForm,
+    hidden, conv, pool, dropoutLayers, activation, convention, noise, optimizer, momentumForm,
     kernel: num(v, 'kernel', d.kernel, COUNT),
     keepConv: num(v, 'keep-conv', d.keepConv, PROB),
     validation: opt('validation') ?? d.validation,
@@ -327,7 +331,9 @@ function buildModel(c: Config, inputs: number, classes: number, dropout: boolean
 function modelConfig(c: Config, inputs: number, classes: number, dropout: boolean): tn.SequentialConfig {
   const layers: LayerSpec[] = [];
   const maxNorm = c.maxNorm > 0 ? c.maxNorm : undefined;
-  const drop = (keep: number) => { if (keep < 1) layers.push(tn.layers.dropout({ keep, convention: c.convention })); };
+  const drop = (keep: number) => {
+    if (keep < 1) layers.push(c.noise === 'gaussian' ? tn.layers.gaussianDropout({ keep }) : tn.layers.dropout({ keep, convention: c.convention }));
+  };
   // --l1/--l2 on every weighted layer, --kl-sparsity on the hidden layers (their outputs are the codes)
   const kernelRegularizer = c.l1 > 0 || c.l2 > 0 ? { l1: c.l1, l2: c.l2 } : undefined;
   const activityRegularizer = c.klSparsity ? { klSparsity: { target: c.klSparsity[0], weight: c.klSparsity[1] } } : undefined;
@@ -347,13 +353,13 @@ function modelConfig(c: Config, inputs: number, classes: number, dropout: boolea
       if (everywhere) drop(c.keepConv);
     }
     layers.push(tn.layers.flatten());
-  } else if (dropout && c.keepInput < 1) layers.push(tn.layers.dropout({ keep: c.keepInput, convention: c.convention }));
+  } else if (dropout) drop(c.keepInput);
   for (const units of c.hidden) {
     layers.push(tn.layers.dense({
       units, activation: c.activation, pieces: c.activation === 'maxout' ? c.pieces : undefined,
       kernelInitializer: c.init, maxNorm: c.maxNorm > 0 ? c.maxNorm : undefined, kernelRegularizer, activityRegularizer,
     }));
-    if (dropout && c.keepHidden < 1) layers.push(tn.layers.dropout({ keep: c.keepHidden, convention: c.convention }));
+    if (dropout) drop(c.keepHidden);
   }
   layers.push(tn.layers.dense({ units: classes, kernelInitializer: c.init, maxNorm, kernelRegularizer }));
   return { inputShape, seed: c.seed, layers };
@@ -467,7 +473,8 @@ function describeNet(c: Config, dropout: boolean): string {
     return `conv ${c.conv.map((f) => `${c.kernel}×${c.kernel}×${f}`).join(' → ')} (${pool}) → ${[...c.hidden, 10].join(' → ')} ${c.activation}, ${drop}, ` +
       `max-norm ${c.maxNorm || 'none'}${penalties}, ${c.optimizer} lr ${c.lr}`;
   }
-  const drop = dropout ? `dropout p=${c.keepInput} (input), ${c.keepHidden} (hidden), ${c.convention}` : 'no dropout';
+  const kind = c.noise === 'gaussian' ? 'Gaussian dropout' : 'dropout';
+  const drop = dropout ? `${kind} p=${c.keepInput} (input), ${c.keepHidden} (hidden)${c.noise === 'gaussian' ? '' : `, ${c.convention}`}` : 'no dropout';
   return `784-${c.hidden.join('-')}-10 ${c.activation}, ${drop}, max-norm ${c.maxNorm || 'none'}${penalties}, ${c.optimizer} lr ${c.lr}`;
 }
 

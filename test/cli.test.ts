@@ -61,6 +61,20 @@ describe('thinnet CLI', () => {
     await tn.close();
   }, 60_000);
 
+  test('--noise gaussian builds Gaussian dropout layers (§10) in place of the Bernoulli ones', async () => {
+    const { out } = capture();
+    const path = join(dir, 'gaussian.tnet');
+    const code = await main(['train', '--train-size', '500', '--test-size', '200', '--epochs', '1', '--hidden', '32',
+      '--noise', 'gaussian', '--keep-input', '0.8', '--lr', '1', '--threads', '1', '--quiet', '--save', path]);
+    expect(code).toBe(0);
+    expect(out.join('\n')).toMatch(/Gaussian dropout p=0\.8 \(input\), 0\.5 \(hidden\)/);
+    await tn.ready({ threads: 1 });
+    const model = await tn.loadModel(path);
+    expect(model.config.layers.map((l) => l.type)).toEqual(['gaussianDropout', 'dense', 'gaussianDropout', 'dense']);
+    model.dispose();
+    await tn.close();
+  }, 60_000);
+
   test('--no-dropout, adam, sigmoid', async () => {
     const { out } = capture();
     const code = await main(['train', '--train-size', '500', '--test-size', '200', '--epochs', '1', '--hidden', '32',
@@ -222,6 +236,7 @@ describe('thinnet CLI', () => {
       [['--checkpoint', join(dir, 'no-such-dir', 'c.tnet')], /--checkpoint: the directory .*no-such-dir does not exist/],
       [['--data-dir', join(dir, 'nowhere')], /--data-dir: .*nowhere is not a directory \(it does not exist\)/],
       [['--l2', '-1'], /--l2 must be ≥ 0, got '-1'/],
+      [['--noise', 'uniform'], /--noise: bernoulli or gaussian, got 'uniform'/],
       [['--kl-sparsity', '0.05,0.1'], /--kl-sparsity needs --activation sigmoid/],
       [['--kl-sparsity', '1.5,0.1', '--activation', 'sigmoid'], /--kl-sparsity: ρ,β with ρ in \(0, 1\) and β > 0/],
       [['--kl-sparsity', '0.05', '--activation', 'sigmoid'], /--kl-sparsity: ρ,β/],
