@@ -27,12 +27,10 @@
 // SGD, batch 100, the damped momentum form of Hinton et al. 2012 (arXiv:1207.0580; `--momentum-form
 // paper`) with momentum 0.5 → 0.95 over 10 epochs (5 in pilots),
 // the learning rate decaying exponentially to 3% of its start by the last epoch.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+import { cli, trials } from './lib/trials.mjs';
 
 const PAPER = { // test error %: [no dropout, dropout in FC layers, dropout in all layers]
   SVHN: [3.95, 3.02, 2.55], 'CIFAR-10': [14.98, 14.32, 12.61], 'CIFAR-100': [43.48, 41.26, 37.20],
@@ -68,14 +66,7 @@ if (epochsList.length !== sizes.length) throw new Error('--epochs needs one coun
 const variants = values.variants.split(',');
 for (const v of variants) if (!VARIANTS[v]) throw new Error(`--variants: none, fc, all; got ${v}`);
 const lrs = values.lrs.split(',').map(Number);
-const dir = values['checkpoint-dir'];
-const resultsFile = dir && `${dir}/results.json`;
-const cache = resultsFile && existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
-const save = () => {
-  if (!resultsFile) return;
-  writeFileSync(`${resultsFile}.tmp`, JSON.stringify(cache, null, 1));
-  renameSync(`${resultsFile}.tmp`, resultsFile);
-};
+const { trial, checkpoint } = trials(values['checkpoint-dir'], { dryRun: values['dry-run'] });
 
 function command(variant, size, epochs, lr, name) {
   const rate = Math.pow(0.03, 1 / epochs).toFixed(6);
@@ -87,36 +78,10 @@ function command(variant, size, epochs, lr, name) {
     '--momentum-epochs', String(Math.min(10, epochs)), '--momentum-form', 'paper',
     '--eval-every', String(Math.max(1, Math.floor(epochs / 10))), '--seed', values.seed, '--quiet', ...VARIANTS[variant].flags];
   if (values.threads) args.push('--threads', values.threads);
-  if (dir) args.push('--checkpoint', `${dir}/${name}.tnet`, '--checkpoint-every', '5', '--resume');
+  args.push(...checkpoint(name));
   return args;
 }
 
-const shown = (args) => `node ${args.map((a) => (a === cli ? 'dist/cli.js' : a)).join(' ')}`;
-
-function run(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; process.stderr.write(d); });
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`thinnet train exited with ${code}`))));
-  });
-}
-
-/** Runs (or takes from the cache) one thinnet train command; returns its errors and wall time. */
-async function trial(key, args) {
-  if (cache[key]) return cache[key];
-  if (values['dry-run']) { console.log(shown(args)); return undefined; }
-  const t0 = performance.now();
-  const out = await run(args);
-  const val = /validation error: ([\d.]+)%/.exec(out), test = /test error: ([\d.]+)%/.exec(out);
-  if (!val || !test) throw new Error(`${key}: no validation / test error in the output`);
-  const r = { val: Number(val[1]), test: Number(test[1]), minutes: (performance.now() - t0) / 60000, command: shown(args) };
-  cache[key] = r;
-  save();
-  return r;
-}
-
-if (dir && !values['dry-run']) mkdirSync(dir, { recursive: true });
 const rows = [];
 for (let si = 0; si < sizes.length; si++) {
   const size = sizes[si], epochs = epochsList[si];

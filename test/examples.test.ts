@@ -56,10 +56,10 @@ function checkSvg(file: string): string {
   return text;
 }
 
-function run(script: string, extra: string[] = []): string {
+function run(script: string, extra: string[] = ['--out', out]): string {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(root, 'examples', script), '--quick', '--threads', '1', '--out', out, ...extra],
-    { cwd: root, encoding: 'utf8', timeout: 40_000 });
+  const r = spawnSync(process.execPath, [join(root, 'examples', script), '--quick', '--threads', '1', ...extra],
+    { cwd: root, encoding: 'utf8', timeout: 90_000 });
   if (r.status !== 0) throw new Error(`${script} exited with ${r.status} (${r.signal ?? 'no signal'}):\n${r.stderr}\n${r.stdout}`);
   console.log(`${script} --quick: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return r.stdout;
@@ -139,6 +139,18 @@ describe('examples --quick (smoke runs, not reproductions)', () => {
       expect(new Set(img.pixels).size).toBeGreaterThan(50); // weights, not a flat image
     }
     for (const f of ['autoencoder-activations.svg', 'autoencoder-mean-activations.svg']) checkSvg(join(out, f));
+  });
+
+  test('gaussian-table (Table 10): both noises through the resumable trial runner (examples/lib/trials.mjs)', () => {
+    const text = run('gaussian-table.mjs', []); // no --out: it writes no figure; no checkpoint dir: nothing cached
+    const rows = tableRows(text);
+    expect(rows.map((r) => r[0])).toEqual(['Bernoulli dropout', 'Gaussian dropout']);
+    expect(rows.map((r) => r[1])).toEqual(['1.08 ± 0.04', '0.95 ± 0.04']);
+    for (const r of rows) {
+      expect(isPct(r[2]) && isPct(r[3])).toBe(true);
+      expect(Number(r[2])).toBeLessThan(60); // 2 epochs on 1,000 images: far better than chance (90%)
+    }
+    expect(text).toMatch(/--noise gaussian/);
   });
 
   test('rbm (§8, Figs. 12, 13)', () => {
