@@ -140,6 +140,19 @@ describe('gradients against finite differences (public API, fixed dropout step)'
     m.dispose();
   });
 
+  test('a 5×5 conv on 8 channels (Winograd F(2×2, 5×5) in all three passes), odd size, batch 2', () => {
+    const m = tn.sequential({ inputShape: [7, 5, 8], seed: 6, layers: [
+      L.conv2d({ filters: 4, kernelSize: 5, padding: 'same', activation: 'tanh' }), // the first conv: forward and dW
+      L.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'tanh' }),
+      L.conv2d({ filters: 4, kernelSize: 5, padding: 'same', activation: 'tanh' }), // also dx
+      L.flatten(),
+      L.dense({ units: 2 }),
+    ] });
+    mse(m);
+    gradCheck(m, testValues(2 * 7 * 5 * 8, 12), targets(2, 2), 0);
+    m.dispose();
+  });
+
   test('relu + 2×2 pool + maxout conv without bias, softmax cross-entropy', () => {
     const m = tn.sequential({ inputShape: [6, 6, 1], seed: 4, layers: [
       L.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'maxout', pieces: 2, useBias: false }),
@@ -275,7 +288,7 @@ describe('conv models do what dense models do', () => {
         L.conv2d({ filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', maxNorm: 3 }),
         L.maxPool2d({ poolSize: 2 }),
         L.dropout({ keep: 0.75 }),
-        L.conv2d({ filters: 24, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        L.conv2d({ filters: 24, kernelSize: 5, padding: 'same', activation: 'relu' }), // Winograd: C = 32, F = 24
         L.dense({ units: 4 }),
       ] });
       m.compile({ optimizer: sgd() });
