@@ -4,6 +4,10 @@
 //
 //   npm run build && node bench/coldstart.mjs [--runs 9] [--baseline DIR]
 //
+// Cases thinnet-onnx and ort load the same net from bench/coldstart/mnist.onnx (made by thinnet's
+// exporter from the dropout-folded model): thinnet through tn.io.loadOnnx, onnxruntime-web (wasm
+// backend, one thread) through InferenceSession.create.
+//
 // --baseline DIR adds the cases `base` and `base-1`: the same cold starts with thinnet imported
 // from another checkout's build (DIR/dist/index.node.js, its wasm from DIR/build), e.g. the last
 // commit's (git archive HEAD | tar -x -C DIR; npm run build there), measured in the same run.
@@ -36,7 +40,7 @@ if (BASELINE && !existsSync(resolve(BASELINE, 'dist/index.node.js'))) throw new 
 const dir = fileURLToPath(new URL('./coldstart/', import.meta.url)).replace(/\/$/, '');
 const child = `${dir}/child.mjs`;
 const SIZES = [784, 1024, 1024, 10];
-const CASES = ['node', 'thinnet', 'thinnet-1', 'tfjs', ...(BASELINE ? ['base', 'base-1'] : [])];
+const CASES = ['node', 'thinnet', 'thinnet-1', 'thinnet-onnx', 'ort', 'tfjs', ...(BASELINE ? ['base', 'base-1'] : [])];
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2; };
 /** Quartiles (linear interpolation). */
@@ -83,6 +87,14 @@ async function makeFiles() {
     for (const p of parts) { all.set(p, off); off += p.length; }
     writeFileSync(files[1], new Uint8Array(all.buffer));
     writeFileSync(files[2], new Uint8Array(input.buffer));
+  }
+  // mnist.onnx: the dropout-folded net (the function tfjs gets) as ONNX, one input, for the
+  // thinnet-onnx and ort cases; written by thinnet's exporter (docs/INTEROP.md)
+  const onnxFile = `${dir}/mnist.onnx`;
+  if (!existsSync(onnxFile)) {
+    const folded = model.foldDropout();
+    writeFileSync(onnxFile, await folded.toOnnx({ trainingModeInput: false }));
+    folded.dispose();
   }
   const probs = Array.from(model.predict(input));
   model.dispose();
@@ -147,7 +159,7 @@ for (const c of CASES) {
 }
 console.log('');
 const thinnetCases = CASES.filter((c) => c.startsWith('thinnet') || c.startsWith('base'));
-const label = (c) => `${c.startsWith('base') ? 'baseline' : 'thinnet'} ${c.endsWith('-1') ? 'ready({threads:1})' : 'tn.ready()'}`;
+const label = (c) => `${c.startsWith('base') ? 'baseline' : 'thinnet'} ${c.endsWith('-1') ? 'ready({threads:1})' : c.endsWith('-onnx') ? 'loadOnnx, 1 thread' : 'tn.ready()'}`;
 /** Per-round ratios of case c to tfjs, optionally above the round's bare node process. */
 const perRound = (c, above) => res[c].map((x, r) => (x.ms - (above ? res.node[r].ms : 0)) / (res.tfjs[r].ms - (above ? res.node[r].ms : 0)));
 const spread = (xs) => `per-round median ${median(xs).toFixed(3)}x [quartiles ${quantile(xs, 0.25).toFixed(3)}..${quantile(xs, 0.75).toFixed(3)}]`;
@@ -158,5 +170,10 @@ for (const c of thinnetCases) {
 for (const c of thinnetCases) {
   const ratio = (med[c] - med.node) / (med.tfjs - med.node);
   console.log(`  above a bare node process (${c}): ${f1(med[c] - med.node)} ms vs tfjs ${f1(med.tfjs - med.node)} ms = ${ratio.toFixed(3)}x   (${spread(perRound(c, true))})`);
+}
+// onnxruntime-web as a peer (issue 17): the same net, same file for thinnet-onnx and ort
+for (const c of ['thinnet-1', 'thinnet-onnx']) {
+  const xs = res[c].map((x, r) => x.ms / res.ort[r].ms);
+  console.log(`cold start ${(label(c) + ' / onnxruntime-web').padEnd(40)} ${(med[c] / med.ort).toFixed(3)}x   (${spread(xs)})`);
 }
 console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);

@@ -1,7 +1,8 @@
 // bench/mlp: the paper's MNIST network (Srivastava et al. 2014: 784-1024-1024-10, ReLU, dropout
 // keep 0.8 on the input and 0.5 on the hidden layers, softmax cross-entropy, SGD with momentum
 // 0.95, max-norm c = 2, batch 100), trained and run by thinnet, by TensorFlow.js on its wasm
-// backend (one thread) and by PyTorch on the CPU (bench/torch_ref.py), all in this one run.
+// backend (one thread) and by PyTorch on the CPU (bench/torch_ref.py), all in this one run;
+// inference also by onnxruntime-web (wasm, one thread) on thinnet's ONNX export of the same net.
 //
 //   npm run build && node --experimental-wasm-relaxed-simd bench/mlp.mjs [--quick]
 //
@@ -320,6 +321,48 @@ function measureTfjs(tf) {
   };
 }
 
+// ---- onnxruntime-web (issue 17: ONNX Runtime as a peer) --------------------------------------------
+
+/**
+ * Inference of the same 784-1024-1024-10 ReLU net (dropout folded: the function predict computes)
+ * in onnxruntime-web's Node build (wasm backend, one thread), from an ONNX file made by thinnet's
+ * exporter (docs/INTEROP.md). session.run is asynchronous, so each call is awaited; medians after
+ * warm-up, batch 1 latency and batch 100 throughput as for the others.
+ */
+async function measureOrt() {
+  let ortm;
+  try {
+    ortm = await import('onnxruntime-web');
+  } catch (e) {
+    console.log(`onnxruntime-web skipped: ${e.message}`);
+    return null;
+  }
+  await tn.ready({ threads: 1 });
+  const m = tn.sequential({ inputShape: [SIZES[0]], seed: SEED, layers: [
+    ...SIZES.slice(1, -1).map((units) => tn.layers.dense({ units, activation: 'relu' })), tn.layers.dense({ units: SIZES[L] })] });
+  const bytes = await m.toOnnx({ trainingModeInput: false });
+  m.dispose();
+  await tn.close();
+  ortm.env.wasm.numThreads = 1;
+  const session = await ortm.InferenceSession.create(bytes);
+  const x1 = fill(new Float32Array(SIZES[0]), 11), x100 = fill(new Float32Array(BATCH * SIZES[0]), 12);
+  const feeds = (x, n) => ({ input: new ortm.Tensor('float32', x, [n, SIZES[0]]) });
+  const time = async (x, n) => {
+    for (let w = 0; w < 5; w++) await session.run(feeds(x, n));
+    const ts = [];
+    const start = performance.now();
+    for (let r = 0; r < 200 && (r < 7 || (performance.now() - start) / 1e3 < (quick ? 1 : 3)); r++) {
+      const t = performance.now();
+      await session.run(feeds(x, n));
+      ts.push((performance.now() - t) / 1e3);
+    }
+    return median(ts);
+  };
+  const b1 = await time(x1, 1), b100 = await time(x100, BATCH);
+  await session.release();
+  return { version: ortm.env.versions?.web ?? '?', inferMs1: b1 * 1e3, infer100: BATCH / b100 };
+}
+
 // ---- PyTorch (bench/torch_ref.py) ------------------------------------------------------------------
 
 function measureTorch() {
@@ -365,6 +408,7 @@ await tn.close();
 const tfl = await loadTfjsWasm();
 const tfr = tfl ? measureTfjs(tfl.tf) : null;
 const torch = measureTorch();
+const ort = await measureOrt();
 
 const f0 = (v) => (v === undefined || v === null || Number.isNaN(v) ? '-' : Math.round(v).toString());
 const f3 = (v) => (v === undefined || v === null ? '-' : v.toFixed(3));
@@ -394,6 +438,7 @@ if (tfr) {
   row('tfjs-backend-wasm, 1 thread, tf.transpose', tfr.trainDropX, tfr.trainPlainX);
 }
 if (torch) for (const t of [1, 2]) row(`PyTorch CPU, ${t} thread(s)`, torch[t].trainDrop, torch[t].trainPlain, torch[t].inferMs1, torch[t].infer100);
+if (ort) row(`onnxruntime-web ${ort.version} (wasm), 1 thread`, undefined, undefined, ort.inferMs1, ort.infer100);
 
 console.log('');
 const goal = (name, value, ok, want) => console.log(`${name.padEnd(52)} ${value.padStart(9)}   goal ${want.padEnd(7)} ${ok ? 'met' : 'MISSED'}`);
@@ -429,5 +474,9 @@ if (torch) {
     console.log(`${`inference batch 1 latency, thinnet / torch, ${t} thr`.padEnd(52)} ${x2(thin[t].inferMs1 / torch[t].inferMs1).padStart(9)}`);
     console.log(`${`inference batch 100 throughput, thinnet / torch, ${t} thr`.padEnd(52)} ${x2(thin[t].infer100 / torch[t].infer100).padStart(9)}`);
   }
+}
+if (ort) {
+  console.log(`${'inference batch 1 latency, thinnet / onnxruntime-web, 1 thr'.padEnd(52)} ${x2(thin[1].inferMs1 / ort.inferMs1).padStart(9)}`);
+  console.log(`${'inference batch 100 throughput, thinnet / ort-web, 1 thr'.padEnd(52)} ${x2(thin[1].infer100 / ort.infer100).padStart(9)}`);
 }
 console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);

@@ -12,6 +12,10 @@
 //   thinnet-1     the same with tn.ready({ threads: 1 })
 //   base, base-1  the same two with thinnet imported from `entry` (another build's
 //                 dist/index.node.js: bench/coldstart.mjs --baseline)
+//   thinnet-onnx  import('thinnet'), tn.ready({ threads: 1 }), tn.io.loadOnnx(mnist.onnx): the same net
+//                 from the ONNX file (the importer loads on this first call)
+//   ort           onnxruntime-web (Node build, wasm backend, one thread): InferenceSession.create
+//                 on mnist.onnx (includes ORT's wasm initialization: reported as `load`), run
 //   tfjs          @tensorflow/tfjs-core + @tensorflow/tfjs-backend-wasm (setWasmPaths to the
 //                 node_modules dist folder, otherwise its defaults), weights from a raw float32
 //                 file of the same (dropout-folded) weights, tf.tensor2d per layer
@@ -45,6 +49,28 @@ if (which === 'node') {
   lap('load');
   probs = Array.from(model.predict(input));
   lap('predict');
+} else if (which === 'thinnet-onnx') {
+  // thinnet serving an ONNX file: tn.io.loadOnnx loads the importer on this first call
+  const tn = await import('thinnet');
+  lap('import');
+  await tn.ready({ threads: 1 });
+  lap('ready');
+  const model = await tn.io.loadOnnx(`${dir}/mnist.onnx`);
+  lap('load');
+  probs = Array.from(model.predict(input));
+  lap('predict');
+} else if (which === 'ort') {
+  // onnxruntime-web's Node build (wasm backend), one thread; its wasm is compiled inside
+  // InferenceSession.create, so `load` includes ORT's initialization
+  const ort = await import('onnxruntime-web');
+  lap('import');
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(`${dir}/mnist.onnx`)));
+  lap('load');
+  const out = await session.run({ input: new ort.Tensor('float32', input, [1, SIZES[0]]) });
+  probs = Array.from(out.output.data);
+  lap('predict');
+  t.info = `onnxruntime-web ${ort.env.versions?.web ?? '?'} (wasm), threads ${ort.env.wasm.numThreads}`;
 } else if (which === 'tfjs') {
   const tf = await import('@tensorflow/tfjs-core');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -82,7 +108,7 @@ if (which === 'node') {
 }
 if (which.startsWith('thinnet') || which.startsWith('base')) {
   const tn = await import(which.startsWith('base') ? entry : 'thinnet');
-  const info = await tn.ready(which.endsWith('-1') ? { threads: 1 } : {});
+  const info = await tn.ready(which.endsWith('-1') || which.endsWith('-onnx') ? { threads: 1 } : {});
   t.info = `build ${info.backend}, threads ${info.threads}`;
 }
 process.stdout.write(`PRED ${JSON.stringify({ case: which, probs, t })}\n`);
