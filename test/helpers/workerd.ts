@@ -60,6 +60,35 @@ function workerSource(layout: Layout): { name: string; text: string } {
 }
 
 /**
+ * The capnp module entries of an import graph (file → its specifiers): each file as an ES module,
+ * and each bare import — `@assemblyscript/loader` (ESM) and `seedrandom` (CommonJS), declared
+ * next to its importer because workerd resolves a bare specifier relative to the importing
+ * module. An undeclared package is an error, or left out with `skipUndeclared` (for a worker that
+ * never loads it). Used here and by test/serve-worker.test.ts.
+ */
+export function graphModules(files: Map<string, string[]>, name: (file: string) => string, embed: (file: string) => string,
+  { skipUndeclared = false } = {}): string[] {
+  const packages: Record<string, string> = {
+    '@assemblyscript/loader': 'esModule = embed ' + embed('node_modules/@assemblyscript/loader/index.js'),
+    seedrandom: 'commonJsModule = embed ' + embed('node_modules/seedrandom/seedrandom.js'),
+  };
+  const modules: string[] = [];
+  const bare = new Map<string, string>(); // module name next to its importer → package
+  for (const [file, specs] of files) {
+    modules.push(`(name = ${JSON.stringify(name(file))}, esModule = embed ${embed(name(file))})`);
+    for (const s of specs.filter((x) => !x.startsWith('.'))) {
+      if (!(s in packages)) {
+        if (skipUndeclared) continue;
+        throw new Error(`${name(file)} imports ${s}, which the workerd config does not declare`);
+      }
+      bare.set(`${dirname(name(file))}/${s}`, s);
+    }
+  }
+  for (const [b, s] of bare) modules.push(`(name = ${JSON.stringify(b)}, ${packages[s]})`);
+  return modules;
+}
+
+/**
  * The capnp config in `dir` (with model.tnet beside it). workerd resolves a bare specifier
  * relative to the importing module, so `@assemblyscript/loader` (ESM) and `seedrandom` (CommonJS)
  * are declared next to each importer.
@@ -69,10 +98,6 @@ function config(dir: string, layout: Layout): string {
   const at = (file: string) => join(layout.pkg, file);
   const embed = (file: string) => JSON.stringify(relative(dir, join(base, file)));
   const name = (file: string) => relative(base, file).split('\\').join('/');
-  const packages: Record<string, string> = {
-    '@assemblyscript/loader': 'esModule = embed ' + embed('node_modules/@assemblyscript/loader/index.js'),
-    seedrandom: 'commonJsModule = embed ' + embed('node_modules/seedrandom/seedrandom.js'),
-  };
   const worker = workerSource(layout);
   const workload = worker.name === 'worker.mjs' ? 'test-workload.mjs' : 'test/fixtures/workload.mjs';
   if (worker.name === 'worker.mjs') {
@@ -85,15 +110,12 @@ function config(dir: string, layout: Layout): string {
     `(name = "${workload}", esModule = embed ${own(workload)})`,
     `(name = ${JSON.stringify(name(join(base, at('build/simd.wasm'))))}, wasm = embed ${embed(at('build/simd.wasm'))})`,
   ];
-  const bare = new Map<string, string>(); // module name next to its importer → package
-  for (const [file, specs] of importGraph(join(base, at('dist/index.browser.js')))) {
-    modules.push(`(name = ${JSON.stringify(name(file))}, esModule = embed ${embed(name(file))})`);
-    for (const s of specs.filter((x) => !x.startsWith('.'))) {
-      if (!(s in packages)) throw new Error(`${name(file)} imports ${s}, which the workerd config does not declare`);
-      bare.set(`${dirname(name(file))}/${s}`, s);
-    }
-  }
-  for (const [b, s] of bare) modules.push(`(name = ${JSON.stringify(b)}, ${packages[s]})`);
+  modules.push(...graphModules(importGraph(join(base, at('dist/index.browser.js'))), name, embed));
+  return capnpConfig(modules, ['(name = "MODEL", data = embed "model.tnet")']);
+}
+
+/** A one-worker capnp config listening on an ephemeral loopback port. */
+export function capnpConfig(modules: string[], bindings: string[] = []): string {
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],
@@ -103,14 +125,14 @@ const worker :Workerd.Worker = (
   modules = [
     ${modules.join(',\n    ')}
   ],
-  bindings = [ (name = "MODEL", data = embed "model.tnet") ],
+  bindings = [ ${bindings.join(', ')} ],
   compatibilityDate = "${COMPATIBILITY_DATE}",
 );
 `;
 }
 
 /** Starts `workerd serve` and resolves with the port it reports on the control descriptor. */
-function serve(binary: string, dir: string, log: string[]): { child: ChildProcess; port: Promise<number> } {
+export function startWorkerd(binary: string, dir: string, log: string[]): { child: ChildProcess; port: Promise<number> } {
   const child = spawn(binary, ['serve', join(dir, 'config.capnp'), '--control-fd=3'], {
     cwd: dir, stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
@@ -152,7 +174,7 @@ export async function runWorkerd(binary: string, layout: Layout, modelBytes: Uin
     writeFileSync(join(dir, 'model.tnet'), modelBytes);
     writeFileSync(join(dir, 'config.capnp'), config(dir, layout));
     const started = Date.now();
-    const s = serve(binary, dir, log);
+    const s = startWorkerd(binary, dir, log);
     child = s.child;
     const port = await s.port;
     const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(30_000) });
