@@ -8,9 +8,9 @@
 // The net (NHWC, input 28×28×1): dropout keep 0.9 → conv 5×5×32 'same' ReLU → max-pool 2 →
 // dropout 0.75 → conv 5×5×64 'same' ReLU → max-pool 2 → dropout 0.75 → flatten 3136 → dense 1024
 // ReLU → dropout 0.5 → dense 10, softmax cross-entropy, SGD momentum 0.9 (lr 0.01), batch 100.
-import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { registerTfjsGradients } from './peers.mjs';
 
 const argv = process.argv.slice(2);
 const mode = argv[0];
@@ -109,30 +109,7 @@ async function coreCheck() {
 
 // ---- TensorFlow.js ---------------------------------------------------------------------------------
 
-/**
- * Registers tfjs-core's gradient functions (tfjs-core/dist/register_all_gradients.js, which the
- * @tensorflow/tfjs union package imports and tfjs-core's own Node bundle does not). That file is
- * part of tfjs-core's ES-module tree (extensionless relative imports, package not "type":
- * "module"), so a small loader hook lets Node load it. It is a second copy of tfjs-core's ops,
- * but tfjs keeps its engine and kernel/gradient registries on globalThis (and Tensor has a
- * Symbol.hasInstance), so the gradients land in the registry the CommonJS copy uses.
- */
-async function registerTfjsGradients() {
-  const hook = `
-    const CORE = '/node_modules/@tensorflow/tfjs-core/dist/';
-    export async function resolve(spec, ctx, next) {
-      if (ctx.parentURL && ctx.parentURL.includes(CORE) && spec.startsWith('.') && !spec.endsWith('.js')) {
-        try { return await next(spec + '.js', ctx); } catch { return next(spec + '/index.js', ctx); }
-      }
-      return next(spec, ctx);
-    }
-    export async function load(url, ctx, next) {
-      if (url.includes(CORE) && !/\\/tf-core[^/]*\\.js$/.test(url)) return { ...(await next(url, { ...ctx, format: 'module' })), format: 'module' };
-      return next(url, ctx);
-    }`;
-  register(`data:text/javascript,${encodeURIComponent(hook)}`);
-  await import(new URL('../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js', import.meta.url).href);
-}
+// registerTfjsGradients (bench/peers.mjs): tfjs-core's gradient functions, which its Node bundle does not register.
 
 /**
  * A Conv2DBackpropFilter kernel for the wasm backend (which has none), supplied by this bench:

@@ -27,3 +27,29 @@ export async function loadTfjsWasm({ singleThread = true } = {}) {
     return null;
   }
 }
+
+/**
+ * Registers tfjs-core's gradient functions, so that optimizer.minimize / tf.grads work as in the
+ * @tensorflow/tfjs union package (tfjs-core's own Node bundle registers none). The registering
+ * module is part of tfjs-core's ES-module tree, whose relative imports have no extensions (and the
+ * package is not "type": "module"), so a small loader hook resolves them. tfjs keeps its kernel and
+ * gradient registries on globalThis, so the gradients land where the CommonJS copy looks.
+ * Used by bench/conv-child.mjs and bench/memory.mjs.
+ */
+export async function registerTfjsGradients() {
+  const { register } = await import('node:module');
+  const hook = `
+    const CORE = '/node_modules/@tensorflow/tfjs-core/dist/';
+    export async function resolve(spec, ctx, next) {
+      if (ctx.parentURL && ctx.parentURL.includes(CORE) && spec.startsWith('.') && !spec.endsWith('.js')) {
+        try { return await next(spec + '.js', ctx); } catch { return next(spec + '/index.js', ctx); }
+      }
+      return next(spec, ctx);
+    }
+    export async function load(url, ctx, next) {
+      if (url.includes(CORE) && !/\\/tf-core[^/]*\\.js$/.test(url)) return { ...(await next(url, { ...ctx, format: 'module' })), format: 'module' };
+      return next(url, ctx);
+    }`;
+  register(`data:text/javascript,${encodeURIComponent(hook)}`);
+  await import(new URL('../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js', import.meta.url).href);
+}

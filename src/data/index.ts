@@ -1,9 +1,12 @@
 // The `data` namespace.
-export { readIdx, parseIdx, gunzip, type IdxArray } from './idx.js';
-export { loadMnist, type MnistOptions, type Split } from './mnist.js';
+import type { WasmArray } from '../tensor/wasm-array.js';
 
-/** The first n examples of a split (views, no copy). */
-export function subset<T extends { x: Uint8Array | Float32Array; y: Uint8Array | Int32Array }>(split: T, n: number): T {
+export { readIdx, parseIdx, parseIdxHeader, gunzip, type IdxArray, type IdxHeader, type IdxSource, type ReadIdxOptions, type WasmIdxArray } from './idx.js';
+export { loadMnist, readIdxFile, type MnistOptions, type Split, type WasmSplit } from './mnist.js';
+export { toWasm, WasmArray, type WasmDtype } from '../tensor/wasm-array.js';
+
+/** The first n examples of a split (views, no copy; a WasmArray's subarray shares its memory). */
+export function subset<T extends { x: Uint8Array | Float32Array | WasmArray; y: Uint8Array | Int32Array }>(split: T, n: number): T {
   const N = split.y.length;
   const m = Math.max(0, Math.min(n, N));
   const F = split.x.length / Math.max(N, 1);

@@ -6,6 +6,7 @@ import { buildLayers } from '../layers/registry.js';
 import type { Exec, Layer, LayerSpec, Mode, Param, Shape } from '../layers/types.js';
 import { platform } from '../platform/types.js';
 import type { OptimizerState } from '../train/optimizers.js';
+import { WasmArray } from '../tensor/wasm-array.js';
 import type { Runtime } from '../wasm/runtime.js';
 
 /**
@@ -16,8 +17,11 @@ import type { Runtime } from '../wasm/runtime.js';
  */
 export type Loss = 'softmaxCrossEntropy' | 'meanSquaredError';
 
-/** Inputs: N×features, float32 as is, or uint8 pixels scaled by 1/255 (in a kernel). */
-export type Inputs = Float32Array | Uint8Array;
+/**
+ * Inputs: N×features, float32 as is, or uint8 pixels scaled by 1/255 (in a kernel); in JavaScript
+ * memory or already in wasm memory (a WasmArray: read in place, never copied in again).
+ */
+export type Inputs = Float32Array | Uint8Array | WasmArray;
 
 /**
  * Labels: N integer class indices, or N×classes one-hot float32 rows (softmaxCrossEntropy);
@@ -119,14 +123,17 @@ export class Network {
 
   /** Initial weights: each layer's parameters from a generator seeded by (seed, its spec index). */
   initialize(seed: number): void {
-    const all = new Float32Array(this.paramCount);
+    // straight into the parameter block, not through a JavaScript copy of it (7 MB of garbage
+    // for the paper's MNIST net, issue 18): the initializers are plain JavaScript and allocate
+    // nothing in wasm, so this view stays valid; zeroed first, as a new Float32Array would be
+    const all = this.rt.heap.f32(this.params, this.paramCount);
+    all.fill(0);
     const rngs = new Map<number, () => number>(); // one generator per spec, shared by its layers
     for (const l of this.layers) {
       if (l.params.length === 0) continue;
       if (!rngs.has(l.index)) rngs.set(l.index, platform().seedrandom(`thinnet:${seed}:${l.index}`));
       for (const p of l.params) p.init(all.subarray(p.offset, p.offset + p.size), rngs.get(l.index)!);
     }
-    this.rt.heap.f32(this.params, this.paramCount).set(all);
   }
 
   /** The gradient block (zeros at first), allocated on first use: a model that only predicts never needs it. */
@@ -193,7 +200,15 @@ export class Network {
   /** Copies rows [start, start + n) of x into the input buffer (uint8 pixels scaled by 1/255). */
   stageInputs(b: Buffers, x: Inputs, start: number, n: number): void {
     const F = this.inputSize;
-    if (x instanceof Uint8Array) {
+    if (x instanceof WasmArray) {
+      x.assertLive('model'); // a callback may have disposed it between batches
+      const src = x.ptr + start * F * x.bytesPerElement;
+      if (x.dtype === 'uint8') this.rt.kernels.u8_to_f32_scaled(b.acts[0], src, 1 / 255, n * F);
+      else {
+        this.rt.heap.f32(b.acts[0], n * F).set(this.rt.heap.f32(src, n * F));
+        if (this.rt.kernels.count_nonfinite_f32(b.acts[0], n * F) > 0) throw nonFiniteInput(x.view() as Float32Array, start * F, (start + n) * F, F);
+      }
+    } else if (x instanceof Uint8Array) {
       this.rt.heap.u8(b.stage, n * F).set(x.subarray(start * F, (start + n) * F));
       this.rt.kernels.u8_to_f32_scaled(b.acts[0], b.stage, 1 / 255, n * F);
     } else {

@@ -53,6 +53,32 @@ export const browserPlatform: Platform = {
     };
   },
   hardwareConcurrency: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1,
+  async *inflate(chunks) {
+    if (typeof DecompressionStream === 'undefined') throw new Error('thinnet.data: this runtime has no DecompressionStream to read .gz data');
+    // a pull source: the next compressed chunk is read only when the decompressor wants it
+    const it = chunks[Symbol.asyncIterator]();
+    const input = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const r = await it.next();
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+      async cancel() { await it.return?.(); },
+    });
+    const reader = input.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>).getReader();
+    let finished = false;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) { finished = true; return; }
+        yield value;
+      }
+    } finally {
+      // the consumer stopped early (an error in the data): stop decompressing and reading
+      if (!finished) await reader.cancel().catch(() => {});
+      reader.releaseLock();
+    }
+  },
   canBlock: () => !isMainThread(),
   workersStartUnattended: () => false,
 };

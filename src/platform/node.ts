@@ -65,6 +65,18 @@ export const nodePlatform: Platform = {
     };
   },
   hardwareConcurrency: () => (typeof availableParallelism === 'function' ? availableParallelism() : cpus().length),
+  async *inflate(chunks) {
+    // loaded here, not at the top: a process that never reads a .gz file never loads zlib
+    const { createGunzip } = await import('node:zlib');
+    const { Readable, pipeline } = await import('node:stream');
+    // zlib's default 16 KB output chunks: each is garbage once copied to its place, and small
+    // ones are reclaimed soonest (inflating MNIST's training images peaked ~20 MB higher with
+    // 256 KB chunks, measured with 64 KB reads)
+    const gunzip = createGunzip();
+    // pipeline forwards an error of either side to the other (an input error ends the output)
+    pipeline(Readable.from(chunks, { objectMode: false }), gunzip, () => {});
+    for await (const c of gunzip) yield c as Uint8Array;
+  },
   canBlock: () => true,
   workersStartUnattended: () => true,
 };

@@ -59,6 +59,13 @@ export interface Platform {
    */
   workersStartUnattended(): boolean;
   hardwareConcurrency(): number;
+  /**
+   * Inflates a gzip stream chunk by chunk (Node: node:zlib, loaded on first use; elsewhere:
+   * DecompressionStream), so that a data loader can write each chunk to its final place and
+   * never hold the compressed and the decompressed data whole at once. Rejects on corrupted or
+   * truncated data.
+   */
+  inflate(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
   /** Whether this thread may block in Atomics.wait (not a browser's main thread). */
   canBlock(): boolean;
 }

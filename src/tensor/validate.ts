@@ -2,6 +2,7 @@
 // names the problem, before any kernel runs (a kernel never sees a value it could trap or produce
 // NaN on).
 import { Tensor } from './tensor.js';
+import { WasmArray } from './wasm-array.js';
 
 export function checkTensor(op: string, name: string, t: unknown): Tensor {
   if (!(t instanceof Tensor)) throw new TypeError(`thinnet.${op}: ${name} must be a thinnet Tensor, got ${describeValue(t)}`);
@@ -56,8 +57,9 @@ export function describeValue(v: unknown): string {
 
 /** Checks x and returns its row count. */
 export function checkInputs(op: string, x: unknown, features: number): number {
-  if (!(x instanceof Float32Array) && !(x instanceof Uint8Array)) {
-    throw new TypeError(`thinnet.${op}: x must be a Float32Array or a Uint8Array (N×${features}), got ${x === null ? 'null' : typeof x === 'object' ? x.constructor?.name : typeof x}`);
+  if (x instanceof WasmArray) x.assertLive(op); // a data set already in wasm memory (tn.data.toWasm)
+  else if (!(x instanceof Float32Array) && !(x instanceof Uint8Array)) {
+    throw new TypeError(`thinnet.${op}: x must be a Float32Array or a Uint8Array (N×${features}), or a tn.data.WasmArray, got ${x === null ? 'null' : typeof x === 'object' ? x.constructor?.name : typeof x}`);
   }
   if (x.length % features !== 0) {
     throw new RangeError(`thinnet.${op}: x has ${x.length} values, not a multiple of the model's ${features} input features (wrong feature count?)`);

@@ -1,5 +1,6 @@
 // fit(): mini-batch training as in the paper (Appendix A, B.1). The training set is copied into
-// wasm memory once (uint8 pixels stay uint8); every epoch draws a seeded permutation and each
+// wasm memory once (uint8 pixels stay uint8), or read in place when it is already there (a
+// WasmArray: tn.data.toWasm, loadMnist({ wasm: true })); every epoch draws a seeded permutation and each
 // mini-batch is gathered (and scaled) by a kernel. Schedules are evaluated per epoch; the
 // dropout masks use the model's step counter, so the same seed gives bit-identical weights.
 // With loss 'meanSquaredError' the targets (N×outputs float32) are copied in and gathered the same
@@ -11,6 +12,7 @@ import { platform } from '../platform/types.js';
 import type { EvaluateResult } from '../model/inference.js';
 import { nonFiniteInput, type Inputs, type Labels, type Network } from '../model/network.js';
 import { checkBatch, checkInputs, checkOptions } from '../tensor/validate.js';
+import { WasmArray } from '../tensor/wasm-array.js';
 import type { OptimizerState } from './optimizers.js';
 
 /** What fit() needs of a model (Sequential). */
@@ -113,7 +115,7 @@ export async function fit(model: Trainable, xAll: Inputs, yAll: Labels, options:
     const C = labelsAll instanceof Float32Array ? model.outputSize : 1;
     x = xAll.subarray(0, n * F);
     labels = labelsAll.subarray(0, n * C);
-    y = yAll === xAll ? x : labels; // an autoencoder keeps sharing its inputs
+    y = yAll === xAll && !(x instanceof WasmArray) ? x : labels; // an autoencoder keeps sharing its inputs
     val = { x: xAll.subarray(n * F), y: labelsAll.subarray(n * C) };
   }
   const mse = labels instanceof Float32Array;
@@ -142,8 +144,12 @@ export async function fit(model: Trainable, xAll: Inputs, yAll: Labels, options:
   const rt = model.net.rt, h = rt.heap, k = rt.kernels;
   const net = model.net;
   const optState = model.optState;
-  const u8 = x instanceof Uint8Array;
-  const data = h.alloc(u8 ? n * F : 4 * n * F);
+  // A WasmArray is read in place (the caller may have dropped its JavaScript copy); anything else
+  // is copied into wasm once, as uint8 when it is uint8.
+  const inWasm = x instanceof WasmArray ? x : undefined;
+  if (inWasm && inWasm.runtime !== rt) throw new Error('thinnet.fit: x is a WasmArray of another runtime than the model');
+  const u8 = inWasm ? inWasm.dtype === 'uint8' : x instanceof Uint8Array;
+  const data = inWasm ? inWasm.ptr : h.alloc(u8 ? n * F : 4 * n * F);
   const labelPtr = shared ? 0 : h.alloc(mse ? 4 * n * C : 4 * n);
   const idx = h.alloc(4 * n);
   const history: History = { epochs: [], loss: [], accuracy: [], valLoss: [], valError: [], valAccuracy: [] };
@@ -151,10 +157,13 @@ export async function fit(model: Trainable, xAll: Inputs, yAll: Labels, options:
   // after every callback: the model (or the runtime) may have been disposed (closed) inside it
   const alive = () => {
     model.assertLive('fit');
+    inWasm?.assertLive('fit'); // the data set may have been disposed in a callback
     if (model.optState !== optState) throw new Error('thinnet.fit: the model was recompiled during training');
   };
   try {
-    if (u8) h.u8(data, n * F).set(x);
+    if (inWasm) {
+      if (!u8 && k.count_nonfinite_f32(data, n * F) > 0) throw nonFiniteInput(inWasm.view() as Float32Array, 0, n * F, F);
+    } else if (u8) h.u8(data, n * F).set(x as Uint8Array);
     else {
       h.f32(data, n * F).set(x as Float32Array);
       if (k.count_nonfinite_f32(data, n * F) > 0) throw nonFiniteInput(x as Float32Array, 0, n * F, F);
@@ -226,7 +235,7 @@ export async function fit(model: Trainable, xAll: Inputs, yAll: Labels, options:
       if (onEpochEnd) alive();
     }
   } finally {
-    h.free(data);
+    if (!inWasm) h.free(data);
     if (labelPtr) h.free(labelPtr);
     h.free(idx);
   }

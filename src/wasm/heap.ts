@@ -25,6 +25,10 @@ export class Heap {
   private u8All!: Uint8Array;
   private live = new Map<number, number>(); // ptr -> bytes
   private liveBytes = 0;
+  // Cumulative counters (two additions per call): a test that a loop reuses its buffers reads
+  // allocCalls before and after each iteration; a memory bench reads peakLiveBytes.
+  private allocs = 0;
+  private peakBytes = 0;
 
   /**
    * `maxBytes`: the memory's maximum where the caller knows it (a JavaScript WebAssembly.Memory
@@ -110,6 +114,8 @@ export class Heap {
     }
     this.live.set(ptr, size);
     this.liveBytes += size;
+    this.allocs++;
+    if (this.liveBytes > this.peakBytes) this.peakBytes = this.liveBytes;
     return ptr;
   }
 
@@ -128,6 +134,24 @@ export class Heap {
 
   get allocationCount(): number {
     return this.live.size;
+  }
+
+  /** Successful alloc() calls since the heap was made (never decreases): flat across a loop = buffers reused. */
+  get allocCalls(): number {
+    return this.allocs;
+  }
+
+  /**
+   * The most bytes held by live allocations at once since the heap was made or since
+   * resetPeak() (the memory itself only grows: see memoryBytes).
+   */
+  get peakAllocatedBytes(): number {
+    return this.peakBytes;
+  }
+
+  /** Starts peakAllocatedBytes again from the bytes live now (to measure one phase). */
+  resetPeak(): void {
+    this.peakBytes = this.liveBytes;
   }
 
   /** Current size of the wasm memory in bytes. */

@@ -130,12 +130,16 @@ export class Runtime {
    */
   workspaces(bytes: number): readonly number[] {
     const want = Math.max(64, Math.ceil(bytes / 64) * 64);
-    if (want > this.scratchBytes || this.scratch.length !== this.threads) {
+    // More blocks than threads running now is fine (a small prediction runs on fewer threads
+    // while the pool boots): re-making them whenever that count changed would allocate on
+    // every switch between small and large work.
+    if (want > this.scratchBytes || this.scratch.length < this.threads) {
+      const count = Math.max(this.threads, this.scratch.length);
       this.releaseWorkspaces();
       const size = Math.max(want, this.scratchBytes);
       const blocks: number[] = [];
       try {
-        for (let t = 0; t < this.threads; t++) blocks.push(this.heap.alloc(size));
+        for (let t = 0; t < count; t++) blocks.push(this.heap.alloc(size));
       } catch (e) {
         for (const p of blocks) this.heap.free(p);
         this.scratchBytes = 0;
