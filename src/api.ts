@@ -25,3 +25,5 @@ export type { Schedule, ScheduleLike } from './train/schedules.js';
 export { matMul, type MatMulOptions } from './ops/linalg.js';
 // The dropout RBM of §8 (CD-1): tn.rbm({ visible, hidden, keep })
 export { rbm, Rbm, type RbmConfig, type RbmFitOptions, type RbmHistory } from './model/rbm.js';
+// Interop (ONNX, safetensors): tn.io.toOnnx / saveOnnx / loadOnnx, tn.io.toSafetensors / …; docs/INTEROP.md
+export * as io from './io/interop.js';

@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import * as tn from './index.node.js';
+import { serveCommand } from './cli-serve.js';
+import { exportCommand } from './cli-export.js';
 import type { LayerSpec } from './layers/types.js';
-import type { Split } from './data/mnist.js';
+import type { WasmSplit as Split } from './data/mnist.js';
 import { plan } from './model/network.js';
 import { checkConfig } from './model/sequential.js';
 
@@ -19,6 +21,10 @@ const HELP = `thinnet — dropout neural networks (Srivastava et al., JMLR 2014)
 
 usage: thinnet train   [options]
        thinnet compare [options]   (same net with and without dropout; defaults sized for ~5 min on 2 cores)
+       thinnet serve MODEL.tnet [--port 8080] [--host 127.0.0.1] [--threads N] ...   HTTP inference server
+                                   (its options: thinnet serve --help; docs/SERVING.md)
+       thinnet export --onnx MODEL.tnet OUT.onnx   also --safetensors, and --tnet MODEL.onnx OUT.tnet (import)
+                                   (its options: thinnet export --help; docs/INTEROP.md)
 
 architecture
   --hidden 1024,1024        hidden (fully connected) layer sizes
@@ -398,7 +404,9 @@ interface Data { train: Split; test: Split; validation?: Split }
  * --train-size takes the first examples of the rest), so a subset and its validation set never meet.
  */
 async function loadData(c: Config): Promise<Data> {
-  const { train: all, test } = await tn.data.loadMnist(c.dataDir ? { dir: c.dataDir } : {});
+  // the images straight into wasm memory: fit and evaluate read them in place, and no JavaScript
+  // copy of the 47 MB training set exists (peak RSS, issue 18)
+  const { train: all, test } = await tn.data.loadMnist({ ...(c.dataDir ? { dir: c.dataDir } : {}), wasm: true });
   let train = all, validation: Split | undefined;
   if (c.validation !== undefined) {
     const N = all.y.length, F = all.x.length / N, keep = N - c.validation;
@@ -543,6 +551,8 @@ export async function main(argv: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
+    if (cmd === 'serve') return await serveCommand(rest); // its own flags and a positional model path
+    if (cmd === 'export') return await exportCommand(rest); // ONNX / safetensors (cli-export.ts)
     const { values } = parseArgs({ args: joinNegativeValues(rest), options: OPTIONS, strict: true, allowPositionals: false });
     if (values.help) {
       console.log(HELP);
@@ -550,7 +560,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === 'train') await cmdTrain(values);
     else if (cmd === 'compare') await cmdCompare(values);
-    else throw new UsageError(`unknown command '${cmd}' (train, compare, help)`);
+    else throw new UsageError(`unknown command '${cmd}' (train, compare, serve, export, help)`);
     return 0;
   } catch (e) {
     const msg = (e as Error).message;

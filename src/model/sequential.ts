@@ -450,6 +450,13 @@ export class Sequential {
     await writeFileAtomic('save', path, this.toBytes(options));
   }
 
+  /** The model as an ONNX file (opset 13; docs/INTEROP.md): the same as tn.io.toOnnx(model). */
+  async toOnnx(options: { trainingModeInput?: boolean } = {}): Promise<Uint8Array> {
+    this.assertLive('toOnnx');
+    const { toOnnx } = await import('../io/onnx/index.js'); // loaded on first use
+    return toOnnx(this, options);
+  }
+
   /**
    * The SHA-256 (64 lowercase hex digits) of the file save(path, options) writes now: what
    * `sha256sum` prints for that file. loadModel(file, { expectedHash }) loads only that file.
