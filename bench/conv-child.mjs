@@ -11,6 +11,7 @@
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { registerTfjsGradients } from './peers.mjs';
+import { lenet } from './nets.mjs';
 
 const argv = process.argv.slice(2);
 const mode = argv[0];
@@ -58,19 +59,7 @@ async function thinnet(threads) {
   const missing = ['conv2d', 'maxPool2d', 'flatten'].filter((n) => typeof tn.layers?.[n] !== 'function');
   if (missing.length) return { skipped: `dist/index.node.js has no tn.layers.${missing.join(', tn.layers.')} (thinnet's conv layers not built yet)` };
   const info = await tn.ready({ threads });
-  const model = tn.sequential({ inputShape: [28, 28, 1], seed: 1, layers: [
-    tn.layers.dropout({ keep: 0.9 }),
-    tn.layers.conv2d({ filters: 32, kernelSize: 5, padding: 'same', activation: 'relu' }),
-    tn.layers.maxPool2d({ poolSize: 2, strides: 2 }),
-    tn.layers.dropout({ keep: 0.75 }),
-    tn.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu' }),
-    tn.layers.maxPool2d({ poolSize: 2 }),
-    tn.layers.dropout({ keep: 0.75 }),
-    tn.layers.flatten(),
-    tn.layers.dense({ units: 1024, activation: 'relu' }),
-    tn.layers.dropout({ keep: 0.5 }),
-    tn.layers.dense({ units: 10 }),
-  ] });
+  const model = lenet(tn);
   model.compile({ optimizer: tn.optimizers.sgd({ learningRate: LR, momentum: MOMENTUM }) });
   const fitOpts = { epochs: 1, batchSize: BATCH, shuffle: false };
   log(`build ${info.backend}, threads ${info.threads}: warm-up fit`);

@@ -10,6 +10,7 @@
 // Peak RSS is process.resourceUsage().maxRSS (the kernel's high-water mark of the whole process,
 // node itself included: a bare node process is ~40-50 MB). Prints progress, then one JSON line.
 import { performance } from 'node:perf_hooks';
+import { lenet } from './nets.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
@@ -35,19 +36,7 @@ const x = float32 ? Float32Array.from(train.x, (v) => v / 255) : train.x;
 const y = Int32Array.from(train.y);
 out.examples = train.count;
 out.rssAfterLoadMB = rss();
-const model = tn.sequential({ inputShape: [28, 28, 1], seed: 1, layers: [
-  tn.layers.dropout({ keep: 0.9 }),
-  tn.layers.conv2d({ filters: 32, kernelSize: 5, padding: 'same', activation: 'relu' }),
-  tn.layers.maxPool2d({ poolSize: 2, strides: 2 }),
-  tn.layers.dropout({ keep: 0.75 }),
-  tn.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu' }),
-  tn.layers.maxPool2d({ poolSize: 2 }),
-  tn.layers.dropout({ keep: 0.75 }),
-  tn.layers.flatten(),
-  tn.layers.dense({ units: 1024, activation: 'relu' }),
-  tn.layers.dropout({ keep: 0.5 }),
-  tn.layers.dense({ units: 10 }),
-] });
+const model = lenet(tn);
 model.compile({ optimizer: tn.optimizers.sgd({ learningRate: 0.01, momentum: 0.9 }) });
 out.rssAfterBuildMB = rss();
 console.error(`bench/conv-rss: build ${info.backend}, ${info.threads} thread(s), ${train.count} examples (${out.input}); training one epoch...`);

@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
+import { lenet } from './nets.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(name);
@@ -188,22 +189,6 @@ function denseNet(tn, seed = 1) {
   ] });
 }
 
-/** bench/conv.mjs's net (and bench/conv-rss.mjs's). */
-function convNet(tn) {
-  return tn.sequential({ inputShape: [28, 28, 1], seed: 1, layers: [
-    tn.layers.dropout({ keep: 0.9 }),
-    tn.layers.conv2d({ filters: 32, kernelSize: 5, padding: 'same', activation: 'relu' }),
-    tn.layers.maxPool2d({ poolSize: 2, strides: 2 }),
-    tn.layers.dropout({ keep: 0.75 }),
-    tn.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu' }),
-    tn.layers.maxPool2d({ poolSize: 2 }),
-    tn.layers.dropout({ keep: 0.75 }),
-    tn.layers.flatten(),
-    tn.layers.dense({ units: 1024, activation: 'relu' }),
-    tn.layers.dropout({ keep: 0.5 }),
-    tn.layers.dense({ units: 10 }),
-  ] });
-}
 
 async function thinnet(name) {
   const tn = await import('../dist/index.node.js');
@@ -225,7 +210,7 @@ async function thinnet(name) {
     const { x, y, count: n } = await split(tn, 'train', SIZES.train, !name.includes('-js-'));
     res.rssAfterLoadMB = process.resourceUsage().maxRSS / 1024;
     const conv = name.includes('conv');
-    const model = conv ? convNet(tn) : denseNet(tn);
+    const model = conv ? lenet(tn) : denseNet(tn);
     model.compile({ optimizer: conv ? tn.optimizers.sgd({ learningRate: 0.01, momentum: 0.9 }) : tn.optimizers.sgd({ learningRate: 0.1, momentum: 0.95 }) });
     log(`${name}: ${info.backend}, ${info.threads} thread(s), training one epoch on ${n} images`);
     const t1 = performance.now();

@@ -25,8 +25,8 @@
 // of the activations and of each unit's mean activation, both nets).
 import { join } from 'node:path';
 import { figuresDir, flags, num, posInt, prob, start, table, tn, mnist } from './lib/common.mjs';
-import { tileGrid, writeGrayPng } from './lib/png.mjs';
-import { histogram, writeSvg } from './lib/svg.mjs';
+import { writeTilesPng } from './lib/png.mjs';
+import { binCounts, binEdges, histogram, writeSvg } from './lib/svg.mjs';
 
 const v = flags(import.meta.url, {
   hidden: { type: 'string' }, keep: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' },
@@ -86,17 +86,12 @@ console.log('\nPaper: mean hidden activation ≈ 2.0 without dropout, ≈ 0.7 wi
 const dir = figuresDir(v);
 const files = [];
 for (const r of results) {
-  const g = tileGrid(r.tiles, 28, 28, Math.ceil(Math.sqrt(shownUnits)));
   const f = join(dir, `autoencoder-weights-${r.tag}.png`);
-  writeGrayPng(f, g.pixels, g.width, g.height);
+  writeTilesPng(f, r.tiles, 28, 28);
   files.push(f);
 }
-const hist = (values, hi) => {
-  const c = new Array(bins).fill(0);
-  for (const a of values) c[Math.min(bins - 1, Math.floor((a / hi) * bins))]++;
-  return c;
-};
-const edges = (hi) => Array.from({ length: bins + 1 }, (_, i) => (hi * i) / bins);
+const hist = (values, hi) => binCounts(values, bins, hi);
+const edges = (hi) => binEdges(bins, hi);
 const hiAct = Math.max(...results.map((r) => r.max)) || 1;
 const fa = join(dir, 'autoencoder-activations.svg');
 writeSvg(fa, histogram({ title: `Fig. 8b: hidden activations on ${test.y.length} test images`, xLabel: 'activation', yLabel: 'count', logY: true,

@@ -22,8 +22,8 @@
 // DIR/rbm-mean-activations.svg (Fig. 13: histograms of the activations and of each unit's mean).
 import { join } from 'node:path';
 import { figuresDir, flags, num, posInt, prob, start, table, tn, mnist } from './lib/common.mjs';
-import { tileGrid, writeGrayPng } from './lib/png.mjs';
-import { histogram, writeSvg } from './lib/svg.mjs';
+import { writeTilesPng } from './lib/png.mjs';
+import { binCounts, binEdges, histogram, writeSvg } from './lib/svg.mjs';
 
 const v = flags(import.meta.url, {
   hidden: { type: 'string' }, keep: { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' },
@@ -78,17 +78,12 @@ console.log('\nPaper (Figs. 12–13, no numbers): dropout RBM features coarser, 
 const dir = figuresDir(v);
 const files = [];
 for (const r of results) {
-  const g = tileGrid(r.tiles, 28, 28, Math.ceil(Math.sqrt(shownUnits)));
   const f = join(dir, `rbm-features-${r.tag}.png`);
-  writeGrayPng(f, g.pixels, g.width, g.height);
+  writeTilesPng(f, r.tiles, 28, 28);
   files.push(f);
 }
-const hist = (values) => {
-  const c = new Array(bins).fill(0);
-  for (const a of values) c[Math.min(bins - 1, Math.floor(a * bins))]++;
-  return c;
-};
-const edges = Array.from({ length: bins + 1 }, (_, i) => i / bins);
+const hist = (values) => binCounts(values, bins);
+const edges = binEdges(bins);
 const fa = join(dir, 'rbm-activations.svg');
 writeSvg(fa, histogram({ title: `Fig. 13b: hidden activations σ(b + Wv) on ${test.y.length} test images`, xLabel: 'activation', yLabel: 'count', logY: true,
   edges, series: results.map((r) => ({ name: r.name, counts: hist(r.act) })) }));

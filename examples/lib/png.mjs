@@ -73,3 +73,9 @@ export function tileGrid(tiles, tileW, tileH, columns) {
 export function writeGrayPng(path, pixels, width, height) {
   writeFileSync(path, encodeGray(pixels, width, height));
 }
+
+/** Writes tiles (e.g. units' weights) as one grid PNG of ⌈√n⌉ columns (tileGrid's scaling). */
+export function writeTilesPng(path, tiles, tileW, tileH) {
+  const g = tileGrid(tiles, tileW, tileH, Math.ceil(Math.sqrt(tiles.length)));
+  writeGrayPng(path, g.pixels, g.width, g.height);
+}

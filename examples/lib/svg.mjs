@@ -103,6 +103,14 @@ export function histogram({ title = '', xLabel = '', yLabel = 'count', edges, se
   return parts.join('\n');
 }
 
+/** Counts of values in `bins` equal bins over [0, hi) (values ≥ hi in the last bin), and the bin edges. */
+export function binCounts(values, bins, hi = 1) {
+  const counts = new Array(bins).fill(0);
+  for (const a of values) counts[Math.min(bins - 1, Math.floor((a / hi) * bins))]++;
+  return counts;
+}
+export const binEdges = (bins, hi = 1) => Array.from({ length: bins + 1 }, (_, i) => (hi * i) / bins);
+
 export function writeSvg(path, text) {
   writeFileSync(path, text);
 }
