@@ -239,6 +239,25 @@ export function conv2d_winograd_backward_data_f32(dx: usize, dy: usize, w: usize
   winogradTiles(dx, dy, u, 0, rest, batch, OH, OW, F, C, 4 - PT, 4 - PL, H, W);
 }
 
+/**
+ * V[xi][i][.] = the input transform of tiles t0 + i, i < nb, of the batch x [batch, Hi, Wi, Ci]
+ * (P tiles per example, TW per row; padded PT, PL), at v (xi matrices vXiB bytes apart, rows Ci
+ * floats). `frame` holds example framedN's padded copy (2*ceil(Ho/2)+4 rows, TW*2+4 columns);
+ * returns the example it holds afterwards.
+ */
+function inputTiles(v: usize, vXiB: usize, frame: usize, x: usize, framedN: i32, t0: i32, nb: i32, P: i32, TW: i32,
+                    Hi: i32, Wi: i32, Ci: i32, PT: i32, PL: i32, tmp: usize): i32 {
+  const Hq = 2 * (P / TW) + 4, Wq = 2 * TW + 4;
+  const rowQB = bytes(Wq * Ci), pixB = bytes(Ci);
+  for (let i = 0; i < nb; i++) {
+    const t = t0 + i, n = t / P, tp = t % P;
+    if (n != framedN) { padFrame(frame, x + bytes(n * Hi * Wi * Ci), Hi, Wi, Ci, Hq, Wq, PT, PL); framedN = n; }
+    const th = tp / TW, tw = tp % TW;
+    inputTile(v + <usize>i * pixB, vXiB, frame + <usize>(2 * th) * rowQB + <usize>(2 * tw) * pixB, rowQB, Ci, tmp);
+  }
+  return framedN;
+}
+
 /** y [batch, Ho, Wo, Co] = x [batch, Hi, Wi, Ci] (padded PT, PL) convolved with the transformed
  *  filters u (+ the padded bias, or 0). ws: the rest of the workspace. */
 function winogradTiles(y: usize, x: usize, u: usize, bias: usize, ws: usize, batch: i32, Hi: i32, Wi: i32, Ci: i32,
@@ -251,7 +270,6 @@ function winogradTiles(y: usize, x: usize, u: usize, bias: usize, ws: usize, bat
   const v = align16(frame + bytes(Hq * Wq * Ci + NR));
   const m = v + <usize>XI * vXiB;
   const tmp = m + <usize>XI * mXiB;
-  const rowQB = bytes(Wq * Ci), pixIB = bytes(Ci);
   const rowYB = bytes(Wo * Co), pixYB = bytes(Co);
   const panels = Cop / NR;
   const runB = bytes(Ci), ldmB = bytes(Cop);
@@ -259,12 +277,7 @@ function winogradTiles(y: usize, x: usize, u: usize, bias: usize, ws: usize, bat
   let framedN = -1;
   for (let t0 = 0; t0 < total; t0 += TB) {
     const nb = imin(TB, total - t0);
-    for (let i = 0; i < nb; i++) {
-      const t = t0 + i, n = t / P, tp = t % P;
-      if (n != framedN) { padFrame(frame, x + bytes(n * Hi * Wi * Ci), Hi, Wi, Ci, Hq, Wq, PT, PL); framedN = n; }
-      const th = tp / TW, tw = tp % TW;
-      inputTile(v + <usize>i * runB, vXiB, frame + <usize>(2 * th) * rowQB + <usize>(2 * tw) * pixIB, rowQB, Ci, tmp);
-    }
+    framedN = inputTiles(v, vXiB, frame, x, framedN, t0, nb, P, TW, Hi, Wi, Ci, PT, PL, tmp);
     // M[xi] = V[xi] . U[xi]: rows of 4 tiles (a partial tile repeats its last row; M has room for TB rows).
     for (let xi = 0; xi < XI; xi++) {
       const vx = v + <usize>xi * vXiB, mx = m + <usize>xi * mXiB;
@@ -375,17 +388,16 @@ export function conv2d_winograd_backward_filter_f32(dw: usize, db: usize, dy: us
   const v = align16(frame + bytes(Hq * Wq * C + NR));
   const mb = v + <usize>XI * vXiB;
   const tmp = mb + <usize>XI * mXiB;
-  const rowQB = bytes(Wq * C), pixB = bytes(C);
+  const pixB = bytes(C);
   const rowYB = bytes(OW * ldy), pixYB = bytes(ldy);
   const total = batch * P;
   let framedN = -1;
   for (let t0 = 0; t0 < total; t0 += TBF) {
     const nb = imin(TBF, total - t0);
+    framedN = inputTiles(v, vXiB, frame, x, framedN, t0, nb, P, TW, H, W, C, PT, PL, tmp);
     for (let i = 0; i < nb; i++) {
       const t = t0 + i, n = t / P, tp = t % P;
-      if (n != framedN) { padFrame(frame, x + bytes(n * H * W * C), H, W, C, Hq, Wq, PT, PL); framedN = n; }
       const th = tp / TW, tw = tp % TW;
-      inputTile(v + <usize>i * pixB, vXiB, frame + <usize>(2 * th) * rowQB + <usize>(2 * tw) * pixB, rowQB, C, tmp);
       const g = dy + <usize>n * <usize>(OH * OW) * pixYB + <usize>(2 * th) * rowYB + <usize>(2 * tw) * pixYB;
       gradTile(mb + bytes(i * Fp), mXiB, g, rowYB, pixYB, imin(2, OH - 2 * th), imin(2, OW - 2 * tw), F, Fp, tmp);
     }

@@ -5,20 +5,11 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import * as tn from '../src/index.node';
+import { idx } from './helpers/data';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'thinnet-data-')); });
 afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
-
-/** An IDX file: magic (0, 0, type, dims), big-endian sizes, data. */
-function idx(type: number, shape: number[], body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * shape.length + body.length);
-  const dv = new DataView(out.buffer);
-  out[2] = type; out[3] = shape.length;
-  shape.forEach((d, i) => dv.setUint32(4 + 4 * i, d, false));
-  out.set(body, 4 + 4 * shape.length);
-  return out;
-}
 
 function images(n: number, rows: number, cols: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n * rows * cols }, (_, i) => (i * 37 + seed * 11) & 255);

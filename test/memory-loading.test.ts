@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as tn from '../src/index.node';
+import { idx } from './helpers/data';
 import { browserPlatform } from '../src/platform/browser';
 import { nodePlatform } from '../src/platform/node';
 import { setPlatform } from '../src/platform/types';
@@ -15,16 +16,6 @@ import { setPlatform } from '../src/platform/types';
 let dir: string;
 beforeAll(async () => { dir = mkdtempSync(join(tmpdir(), 'thinnet-memload-')); await tn.ready({ threads: 1 }); });
 afterAll(async () => { rmSync(dir, { recursive: true, force: true }); await tn.close(); });
-
-/** An IDX file: magic (0, 0, type, dims), big-endian sizes, data. */
-function idx(type: number, shape: number[], body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * shape.length + body.length);
-  const dv = new DataView(out.buffer);
-  out[2] = type; out[3] = shape.length;
-  shape.forEach((d, i) => dv.setUint32(4 + 4 * i, d, false));
-  out.set(body, 4 + 4 * shape.length);
-  return out;
-}
 
 const pixels = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 255);
 

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as tn from '../dist/index.node.js';
 import { importGraph } from './helpers/imports';
-import { capnpConfig, graphModules, startWorkerd, workerdBinary } from './helpers/workerd';
+import { capnpConfig, graphModules, startWorkerd, stopWorkerd, workerdBinary } from './helpers/workerd';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const workerd = workerdBinary();
@@ -126,13 +126,7 @@ if (!workerd) {
       await node?.close();
       model?.dispose();
       await tn.close();
-      if (child && child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child!.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child!.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopWorkerd(child);
       rmSync(dir, { recursive: true, force: true });
     });
 

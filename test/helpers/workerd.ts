@@ -180,15 +180,19 @@ export async function runWorkerd(binary: string, layout: Layout, modelBytes: Uin
     const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(30_000) });
     return { status: response.status, result: await response.json(), ms: Date.now() - started };
   } finally {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child!.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopWorkerd(child);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** SIGTERM (SIGKILL after 5 s) to a workerd child that is still running; resolves when it has exited. */
+export async function stopWorkerd(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** The model the worker gets: a tiny dropout MLP after 4 SGD steps with fixed seeds. Call after tn.ready(). */
