@@ -6,7 +6,7 @@
 // threading contract: a batch cut in two calls (forward, backward data) or the filters cut in two
 // calls (backward filter) give the same bits as one call.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { BUILDS, loadRaw, expectClose, expectSame, testValues, type RawKernels } from './helpers/wasm';
+import { BUILDS, loadRaw, expectClose, expectSame, guardedBlock, putValues, testValues, type RawKernels } from './helpers/wasm';
 import { geo, name, args, forTaps, refForward, refBackward, sizes, tol, type Geo } from './helpers/conv-ref';
 
 const GEOS: Geo[] = [
@@ -71,33 +71,15 @@ describe('conv2d reference', () => {
 
 // ---- wasm kernels -------------------------------------------------------------------------------
 
-const CANARY = 12345.678;
-
 for (const build of BUILDS) {
   describe(`conv2d (${build})`, () => {
     let raw: RawKernels;
     beforeAll(async () => { raw = await loadRaw(build); });
 
     /** A workspace of conv2d_workspace_bytes (+ skew) with a canary after it; check() tests it. */
-    const workspace = (g: Geo, skew = 0) => {
-      const bytes = raw.exports.conv2d_workspace_bytes(g.H, g.W, g.C, g.F, g.KH, g.KW, g.OH, g.OW) >>> 0;
-      const p = raw.alloc(bytes + 64 + 16) + skew;
-      raw.f32(p + bytes - ((p + bytes) % 4), 16).fill(CANARY);
-      return {
-        p,
-        check: (what: string) => {
-          const c = raw.f32(p + bytes - ((p + bytes) % 4), 16);
-          for (let i = 0; i < 16; i++) if (c[i] !== Math.fround(CANARY)) throw new Error(`${what}: workspace overrun`);
-        },
-        free: () => raw.free(p - skew),
-      };
-    };
-    /** Copies values to the heap `skew` bytes past 16-byte alignment. */
-    const put = (values: ArrayLike<number>, skew = 0) => {
-      const p = raw.alloc(values.length * 4 + 16) + skew;
-      raw.f32(p, values.length).set(values);
-      return { p, free: () => raw.free(p - skew) };
-    };
+    const workspace = (g: Geo, skew = 0) =>
+      guardedBlock(raw, raw.exports.conv2d_workspace_bytes(g.H, g.W, g.C, g.F, g.KH, g.KW, g.OH, g.OW) >>> 0, skew);
+    const put = (values: ArrayLike<number>, skew = 0) => putValues(raw, values, skew);
 
     it('exports every kernel, its naive sibling, im2col and the workspace size', () => {
       expect(typeof raw.exports.conv2d_im2col_f32).toBe('function');

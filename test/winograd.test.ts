@@ -5,7 +5,7 @@
 // threading contract (a batch cut in two calls, the filters cut in two blocks: the bits of one
 // call); and the hand-over of every other geometry to conv.ts's kernels, bit for bit.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { BUILDS, loadRaw, expectClose, expectSame, testValues, type RawKernels } from './helpers/wasm';
+import { BUILDS, loadRaw, expectClose, expectSame, guardedBlock, putValues, testValues, type RawKernels } from './helpers/wasm';
 import { geo, name, args, refForward, refBackward, sizes, tol, type Geo } from './helpers/conv-ref';
 
 const GEOS: Geo[] = [
@@ -31,27 +31,10 @@ for (const build of BUILDS) {
     let raw: RawKernels;
     beforeAll(async () => { raw = await loadRaw(build); });
 
-    const CANARY = 12345.678;
     /** A workspace of the larger of the two workspace sizes, with a canary after it. */
-    const workspace = (g: Geo) => {
-      const bytes = Math.max(raw.exports.conv2d_workspace_bytes(g.H, g.W, g.C, g.F, g.KH, g.KW, g.OH, g.OW) >>> 0,
-        raw.exports.conv2d_winograd_workspace_bytes(g.H, g.W, g.C, g.F, g.OH, g.OW) >>> 0);
-      const p = raw.alloc(bytes + 64 + 16);
-      raw.f32(p + bytes - ((p + bytes) % 4), 16).fill(CANARY);
-      return {
-        p,
-        check: (what: string) => {
-          const c = raw.f32(p + bytes - ((p + bytes) % 4), 16);
-          for (let i = 0; i < 16; i++) if (c[i] !== Math.fround(CANARY)) throw new Error(`${what}: workspace overrun`);
-        },
-        free: () => raw.free(p),
-      };
-    };
-    const put = (values: ArrayLike<number>) => {
-      const p = raw.alloc(values.length * 4 + 16);
-      raw.f32(p, values.length).set(values);
-      return { p, free: () => raw.free(p) };
-    };
+    const workspace = (g: Geo) => guardedBlock(raw, Math.max(raw.exports.conv2d_workspace_bytes(g.H, g.W, g.C, g.F, g.KH, g.KW, g.OH, g.OW) >>> 0,
+      raw.exports.conv2d_winograd_workspace_bytes(g.H, g.W, g.C, g.F, g.OH, g.OW) >>> 0));
+    const put = (values: ArrayLike<number>) => putValues(raw, values);
 
     it('forward: every geometry, with and without bias', () => {
       for (const g of GEOS) for (const withBias of [true, false]) {

@@ -78,3 +78,30 @@ export function expectSame(got: ArrayLike<number>, ref: ArrayLike<number>, what 
     }
   }
 }
+
+const CANARY = 12345.678;
+
+/**
+ * A scratch block of `bytes` (+ skew past 16-byte alignment) followed by 16 canary floats;
+ * check() throws if a kernel wrote past the block (a workspace overrun).
+ */
+export function guardedBlock(raw: RawKernels, bytes: number, skew = 0) {
+  const p = raw.alloc(bytes + 64 + 16) + skew;
+  const canary = () => raw.f32(p + bytes - ((p + bytes) % 4), 16);
+  canary().fill(CANARY);
+  return {
+    p,
+    check: (what: string) => {
+      const c = canary();
+      for (let i = 0; i < 16; i++) if (c[i] !== Math.fround(CANARY)) throw new Error(`${what}: workspace overrun`);
+    },
+    free: () => raw.free(p - skew),
+  };
+}
+
+/** Copies values to the heap `skew` bytes past 16-byte alignment. */
+export function putValues(raw: RawKernels, values: ArrayLike<number>, skew = 0) {
+  const p = raw.alloc(values.length * 4 + 16) + skew;
+  raw.f32(p, values.length).set(values);
+  return { p, free: () => raw.free(p - skew) };
+}
