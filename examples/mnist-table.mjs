@@ -27,12 +27,10 @@
 // later; a first 200-epoch row-2 run switched from ε₀ = 1 to ε₀ = 5 at epoch 50 (two `thinnet
 // train` commands, 1.55%), and this script's row 2 does it in one command with a linear warm-up
 // from 1 to the decayed ε₀ = 5 over the first 10 epochs (500 epochs: 1.22%; docs/RESULTS.md).
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cli, runTrain, shown as showCommand } from './lib/trials.mjs';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 // [label, units, architecture, paper's test error %, CLI flags]
 const ROWS = [
@@ -80,24 +78,15 @@ function commandFor(row, r) {
   return ['--experimental-wasm-relaxed-simd', cli, 'train', ...common, ...flags];
 }
 
-function run(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; process.stderr.write(d); });
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`thinnet train exited with ${code}`))));
-  });
-}
-
 const results = [];
 if (values['checkpoint-dir'] && !values['dry-run']) mkdirSync(values['checkpoint-dir'], { recursive: true });
 for (const r of picked) {
   const row = ROWS[r - 1];
   const args = commandFor(row, r);
-  const shown = `node ${args.map((a) => (a === cli ? 'dist/cli.js' : a)).join(' ')}`;
+  const shown = showCommand(args);
   if (values['dry-run']) { console.log(shown); continue; }
   const t0 = performance.now();
-  const out = await run(args);
+  const out = await runTrain(args);
   const m = /test error: ([\d.]+)%/.exec(out);
   if (!m) throw new Error(`row ${r}: no test error in the output`);
   results.push({ row, error: Number(m[1]), minutes: (performance.now() - t0) / 60000, command: shown });

@@ -11,7 +11,8 @@ export const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 /** A command as printed in the docs (dist/cli.js relative to the repository). */
 export const shown = (args) => `node ${args.map((a) => (a === cli ? 'dist/cli.js' : a)).join(' ')}`;
 
-function run(args) {
+/** Runs one `thinnet train` child (its stdout echoed to stderr); resolves with its stdout. */
+export function runTrain(args) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -40,7 +41,7 @@ export function trials(dir, { dryRun = false } = {}) {
     if (cache[key]) return cache[key];
     if (dryRun) { console.log(shown(args)); return undefined; }
     const t0 = performance.now();
-    const out = await run(args);
+    const out = await runTrain(args);
     const val = /validation error: ([\d.]+)%/.exec(out), test = /test error: ([\d.]+)%/.exec(out);
     if (!val || !test) throw new Error(`${key}: no validation / test error in the output`);
     const r = { val: Number(val[1]), test: Number(test[1]), minutes: (performance.now() - t0) / 60000, command: shown(args) };
