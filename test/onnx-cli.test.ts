@@ -104,16 +104,23 @@ describe('what importing thinnet loads', () => {
 
   test('the ONNX exporter/importer and its wire codec are imported only dynamically (not at `import "thinnet"`); no package dependency', () => {
     const g = srcGraph(join(root, 'src/index.node.ts'));
-    // the modules loaded at import time: follow static imports only
-    const eager = new Set<string>();
-    const walk = (f: string) => {
-      if (eager.has(f)) return;
-      eager.add(f);
-      for (const [s, dyn] of g.get(f) ?? []) if (!dyn && s.startsWith('.')) walk(join(dirname(f), s).replace(/\.js$/, '.ts'));
+    // the modules a module loads with it: follow static imports only
+    const staticClosure = (entry: string) => {
+      const seen = new Set<string>();
+      const walk = (f: string) => {
+        if (seen.has(f)) return;
+        seen.add(f);
+        for (const [s, dyn] of g.get(f) ?? []) if (!dyn && s.startsWith('.')) walk(join(dirname(f), s).replace(/\.js$/, '.ts'));
+      };
+      walk(entry);
+      return seen;
     };
-    walk(join(root, 'src/index.node.ts'));
+    const eager = staticClosure(join(root, 'src/index.node.ts')); // loaded at import time
     const eagerSpecs = [...eager].flatMap((f) => (g.get(f) ?? []).filter(([, dyn]) => !dyn).map(([s]) => s));
     for (const lazy of ['io/onnx/import.ts', 'io/onnx/export.ts', 'io/onnx/wire.ts']) expect([...eager].some((f) => f.endsWith(lazy)), lazy).toBe(false);
+    // loading (import.ts) does not load the exporter and its protobuf writer
+    const fromImport = staticClosure(join(root, 'src/io/onnx/import.ts'));
+    for (const exporter of ['io/onnx/export.ts', 'io/onnx/writer.ts']) expect([...fromImport].some((f) => f.endsWith(exporter)), exporter).toBe(false);
     // the ONNX code imports no package at all (it must load in workerd and unbundled browsers)
     const onnx = [...g].filter(([f]) => /io\/onnx\//.test(f));
     expect(onnx.length).toBeGreaterThan(3);

@@ -30,11 +30,11 @@ import type { MaxPool2DSpec } from '../../layers/pool.js';
 import type { DenseSpec } from '../../layers/dense.js';
 import type { ActivationSpec } from '../../layers/activation.js';
 import type { DropoutSpec, GaussianDropoutSpec } from '../../layers/dropout.js';
-import { outputSize } from '../../layers/conv.js';
 import { quantizeKeep } from '../../ops/dropout.js';
 import { Model, AttributeType, DataType, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './schema.js';
 import { boolProto, floatProto, int64Proto } from './tensors.js';
 import { encode } from './writer.js';
+import { padsOf } from './pads.js';
 
 export const OPSET = 13;
 const IR_VERSION = 7;
@@ -125,14 +125,6 @@ function activation(g: Graph, c: Cursor, act: string | undefined, pieces: number
     default:
       throw new Error(`thinnet.toOnnx: activation '${act}' has no ONNX mapping`);
   }
-}
-
-/** Conv/MaxPool pads [top, left, bottom, right] of thinnet's padding. */
-export function padsOf(inShape: Shape, k: [number, number], s: [number, number], padding: string | undefined): number[] {
-  const p = padding ?? 'valid';
-  const v = outputSize(inShape[0], k[0], s[0], p as 'valid' | 'same'), h = outputSize(inShape[1], k[1], s[1], p as 'valid' | 'same');
-  const total = (n: number, out: number, kk: number, ss: number) => Math.max((out - 1) * ss + kk - n, 0);
-  return [v.pad, h.pad, total(inShape[0], v.out, k[0], s[0]) - v.pad, total(inShape[1], h.out, k[1], s[1]) - h.pad];
 }
 
 /** The ModelProto of a model (see the header comment). */

@@ -32,7 +32,7 @@ import { runtime } from '../../wasm/runtime.js';
 import { decode, OnnxFormatError } from './reader.js';
 import { Model, DataType, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './schema.js';
 import { floatTensor, intTensor } from './tensors.js';
-import { padsOf } from './export.js';
+import { padsOf } from './pads.js';
 
 export interface LoadOnnxOptions {
   /** The model's seed (dropout masks of fit and Monte-Carlo prediction). Default 0. */
