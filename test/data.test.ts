@@ -104,4 +104,54 @@ describe('MNIST loader', () => {
       vi.resetModules();
     }
   });
+
+  describe('randomSubset', () => {
+    const N = 50, F = 3;
+    const split = { x: Float32Array.from({ length: N * F }, (_, i) => i), y: Int32Array.from({ length: N }, (_, i) => i), count: N };
+
+    test('draws n distinct rows in their original order, with their labels, the same for the same seed', () => {
+      const a = tn.data.randomSubset(split, 10, 7);
+      expect(a.count).toBe(10);
+      const rows = Array.from(a.y);
+      expect(new Set(rows).size).toBe(10);
+      expect(rows).toEqual([...rows].sort((p, q) => p - q));
+      for (let i = 0; i < 10; i++) expect(Array.from(a.x.subarray(i * F, (i + 1) * F))).toEqual([0, 1, 2].map((j) => rows[i] * F + j));
+      expect(Array.from(tn.data.randomSubset(split, 10, 7).y)).toEqual(rows);
+      expect(Array.from(tn.data.randomSubset(split, 10, 8).y)).not.toEqual(rows);
+      expect(a.x).toBeInstanceOf(Float32Array);
+      expect(a.x.buffer).not.toBe(split.x.buffer); // a copy, not a view
+      expect(Array.from(tn.data.randomSubset(split, 99, 1).y)).toEqual(Array.from(split.y));
+      expect(tn.data.randomSubset(split, 0, 1).count).toBe(0);
+    });
+
+    test('every row is equally likely: counts over 2,000 seeds within 5 standard deviations of n/N', () => {
+      const counts = new Array(N).fill(0);
+      const S = 2000, n = 10;
+      for (let s = 0; s < S; s++) for (const r of tn.data.randomSubset(split, n, s).y) counts[r]++;
+      const p = n / N, mean = S * p, sd = Math.sqrt(S * p * (1 - p));
+      for (const c of counts) expect(Math.abs(c - mean)).toBeLessThan(5 * sd);
+      const chi2 = counts.reduce((t, c) => t + (c - mean) ** 2 / mean, 0) * (1 - p) ** -1; // df = N - 1 = 49
+      expect(chi2).toBeLessThan(90); // p ≈ 3e-4 under uniform selection
+    });
+
+    test('a split in wasm memory gives a new WasmArray with the same rows as the JavaScript path', async () => {
+      await tn.ready({ threads: 1 });
+      const u8 = { x: Uint8Array.from({ length: N * F }, (_, i) => i % 251), y: Uint8Array.from({ length: N }, (_, i) => i), count: N };
+      const w = tn.data.toWasm(u8.x);
+      const a = tn.data.randomSubset({ ...u8, x: w }, 12, 3);
+      const b = tn.data.randomSubset(u8, 12, 3);
+      expect(a.x).toBeInstanceOf(tn.data.WasmArray);
+      expect((a.x as tn.data.WasmArray).view()).toEqual(b.x);
+      expect(a.y).toEqual(b.y);
+      expect(a.y).toBeInstanceOf(Uint8Array);
+      (a.x as tn.data.WasmArray).dispose();
+      w.dispose();
+    });
+
+    test('bad arguments are clear errors', () => {
+      expect(() => tn.data.randomSubset(split, -1, 1)).toThrow(/n must be a non-negative integer, got -1/);
+      expect(() => tn.data.randomSubset(split, 2, 1.5)).toThrow(/seed must be an integer in \[0, 2\^32\), got 1.5/);
+      expect(() => tn.data.randomSubset({ x: new Float32Array(7), y: new Int32Array(2) }, 1, 1)).toThrow(/x has 7 elements, not a multiple of the 2 labels/);
+    });
+  });
 });

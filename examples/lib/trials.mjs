@@ -1,4 +1,4 @@
-// Resumable experiment trials for the long examples (conv-mnist, gaussian-table): each trial is
+// Resumable experiment trials for the long examples (conv-mnist, gaussian-table, dataset-size): each trial is
 // one `thinnet train` child process (checkpointed every 5 epochs and resumed by rerunning the
 // same command), and its validation and test errors are cached in <dir>/results.json (written
 // atomically), so an interrupted script continues where it stopped.
@@ -34,8 +34,8 @@ export function trials(dir, { dryRun = false } = {}) {
     writeFileSync(`${file}.tmp`, JSON.stringify(cache, null, 1));
     renameSync(`${file}.tmp`, file);
   };
-  /** The checkpoint flags of trial `name` (empty without a dir). */
-  const checkpoint = (name) => (dir ? ['--checkpoint', `${dir}/${name}.tnet`, '--checkpoint-every', '5', '--resume'] : []);
+  /** The checkpoint flags of trial `name`, every `every` epochs (empty without a dir). */
+  const checkpoint = (name, every = 5) => (dir ? ['--checkpoint', `${dir}/${name}.tnet`, '--checkpoint-every', String(every), '--resume'] : []);
   /** Runs (or takes from the cache) one thinnet train command; returns its errors and wall time. */
   async function trial(key, args) {
     if (cache[key]) return cache[key];
