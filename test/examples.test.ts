@@ -153,6 +153,54 @@ describe('examples --quick (smoke runs, not reproductions)', () => {
     expect(text).toMatch(/--noise gaussian/);
   });
 
+  test('architectures (Fig. 4): six nets with and without dropout, per-epoch test curves parsed from the CLI children', () => {
+    const text = run('architectures.mjs'); // no checkpoint dir: nothing cached
+    expect(text).toMatch(/QUICK smoke run/);
+    const nets = ['784-64-64-10', '784-128-128-10', '784-64-64-64-10', '784-128-128-128-10', '784-64-64-64-64-10', '784-128-128-128-128-10'];
+    const rows = tableRows(text);
+    expect(rows.map((r) => r[0])).toEqual(nets);
+    for (const r of rows) {
+      expect(isPct(r[2]) && isPct(r[3])).toBe(true);
+      expect(Number(r[4])).toBeCloseTo(Number(r[3]) - Number(r[2]), 2); // gain = without − with
+    }
+    // the curves: 4 epochs of 50 updates, one test error per epoch, the last equal to the final error
+    const curves = tableRows(text, 'Test error % during training');
+    expect(curves.map((r) => `${r[0]} ${r[1]}`)).toEqual([...nets.map((n) => `${n} dropout`), ...nets.map((n) => `${n} no dropout`)]);
+    for (const r of curves) {
+      expect(r.length).toBe(2 + 4);
+      expect(r.slice(2).every(isPct)).toBe(true);
+      const final = rows.find((x) => x[0] === r[0])!;
+      expect(r[5]).toBe(r[1] === 'dropout' ? final[2] : final[3]);
+    }
+    expect(text).toMatch(/--eval-every 1 /);
+    expect(text).not.toMatch(/--validation/); // the figure is the test curve; no pilots in --quick
+    const svg = checkSvg(join(out, 'architectures.svg'));
+    expect((svg.match(/<polyline /g) ?? []).length).toBe(12);
+    expect((svg.match(/stroke-dasharray/g) ?? []).length).toBe(6); // the six nets without dropout
+    expect(svg).toMatch(/2×64 dropout/);
+    expect(svg).toMatch(/4×128 no dropout/);
+  });
+
+  test('regularizers-table (Table 9): every row chosen by validation pilots, the KL row on sigmoid units', () => {
+    const text = run('regularizers-table.mjs', []); // no figure; no checkpoint dir
+    expect(text).toMatch(/QUICK smoke run/);
+    const rows = tableRows(text);
+    expect(rows.map((r) => r[0])).toEqual(['L2', 'L2 + L1', 'L2, sigmoid units (control for the KL row; not in the paper)',
+      'L2 + KL-sparsity (sigmoid units)', 'max-norm', 'dropout + L2', 'dropout + max-norm']);
+    expect(rows.map((r) => r[1])).toEqual(['ReLU', 'ReLU', 'sigmoid', 'sigmoid', 'ReLU', 'ReLU', 'ReLU']);
+    expect(rows.map((r) => r[2])).toEqual(['1.62', '1.60', '—', '1.55', '1.35', '1.25', '1.05']);
+    for (const r of rows) {
+      expect(isPct(r[3]) && isPct(r[4])).toBe(true);
+      expect(r[6]).toMatch(/^2 \(validation %/); // two pilots per row in --quick
+    }
+    // staged rows keep their base row's choice
+    const setting = (i: number) => rows[i][5].replace(/ \(grid edge.*\)$/, '');
+    expect(setting(1).startsWith(`${setting(0)}, λ₁ `)).toBe(true);
+    expect(setting(3).startsWith(`${setting(2)}, ρ `)).toBe(true);
+    expect(text).toMatch(/--activation sigmoid --init glorotUniform --no-dropout --max-norm 0 --l2 [\d.e-]+ --kl-sparsity /);
+    expect(text).toMatch(/--keep-input 0\.8 --keep-hidden 0\.5 --max-norm [234] --validation 10000/);
+  });
+
   test('rbm (§8, Figs. 12, 13)', () => {
     const text = run('rbm.mjs');
     const rows = tableRows(text);
