@@ -14,9 +14,9 @@
 //                (never a fused multiply-add), so y depends on the integers and scales only.
 // round() is round-half-to-even (f32.nearest); divisions are IEEE f32 divisions.
 //
-// Why 7-bit activations: relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s is deterministic
-// only when its second operand's bytes have the high bit clear (x86 engines multiply that operand
-// as unsigned bytes, ARM as signed ones). With xq in [0, 127] every engine computes the same
+// Why 7-bit activations: relaxed SIMD's dot products (i32x4.relaxed_dot_i8x16_i7x16_add_s and
+// the i16x8 form dot4 uses) are deterministic only when the second operand's bytes have the high
+// bit clear (x86 engines multiply that operand as unsigned bytes, ARM as signed ones). With xq in [0, 127] every engine computes the same
 // exact products, so the relaxed build is bit-identical across engines, and the plain-SIMD
 // build (i16x8 extension + i32x4.dot_i16x8_s, exact too) gives the same int32 sums: integer
 // addition is associative, so the different lane groupings of the two builds cannot show. The
@@ -45,10 +45,17 @@ const PANELS: i32 = ASC_FEATURE_RELAXED_SIMD ? 2 : 1;
   return (x + 3) & ~3;
 }
 
-// acc + Σ over each 4-byte group: the relaxed build's one instruction (b's bytes are in [0, 127]).
+// acc + Σ over each 4-byte group of w·a (a's bytes in [0, 127]): relaxed SIMD's dot product in
+// two steps, i16x8.relaxed_dot_i8x16_i7x16_s (pairs, one pmaddubsw on x86; exact: a pair of
+// products is at most 2·127·128 < 2^15) and i32x4.dot_i16x8_s with ones (pairs of pairs). Not the
+// fused i32x4.relaxed_dot_i8x16_i7x16_add_s: Node 20's baseline compiler (V8 Liftoff) gets it
+// wrong (it returns twice the dot product and drops the accumulator; found by test/int8.test.ts,
+// reproduced with --liftoff-only), so a function's results would change when it tiers up. The
+// two steps are right in both tiers and were also faster in TurboFan here (the fused form
+// rematerializes its ones constant for every instruction).
 // @ts-ignore: decorator
 @inline function dot4(w: v128, a: v128, acc: v128): v128 {
-  return i32x4.relaxed_dot_i8x16_i7x16_add_s(w, a, acc);
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(w, a), i16x8.splat(1)));
 }
 
 // ---- weights --------------------------------------------------------------------------------
