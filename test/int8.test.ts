@@ -8,6 +8,7 @@ import { BUILDS, expectSame, loadRaw, testValues, type RawKernels } from './help
 
 const f = Math.fround;
 const pad4 = (n: number) => (n + 3) & ~3;
+const padK = (n: number) => (n + 7) & ~7;
 
 /** Round half to even (f32.nearest on an f32 value). */
 function nearest(v: number): number {
@@ -20,9 +21,9 @@ function refQuantizeWeights(w: Float32Array, U: number, K: number) {
   for (let o = 0; o < U; o++) {
     let amax = 0;
     for (let i = 0; i < K; i++) amax = Math.max(amax, Math.abs(w[o * K + i]));
-    const s = f(amax / 127);
+    const s = f(amax / 64);
     scale[o] = s;
-    for (let i = 0; i < K; i++) q[o * K + i] = s > 0 ? Math.min(127, Math.max(-127, nearest(f(w[o * K + i] / s)))) : 0;
+    for (let i = 0; i < K; i++) q[o * K + i] = s > 0 ? Math.min(64, Math.max(-64, nearest(f(w[o * K + i] / s)))) : 0;
   }
   return { q, scale };
 }
@@ -40,7 +41,7 @@ function rangeParams(lo: number, hi: number) {
 
 /** Per-row (dynamic) or fixed-range (lo, hi) quantization of x [M, K]. */
 function refQuantizeRows(x: Float32Array, M: number, K: number, fixed?: [number, number]) {
-  const Kp = pad4(K);
+  const Kp = padK(K);
   const xq = new Uint8Array(M * Kp), scale = new Float32Array(M), zero = new Int32Array(M);
   for (let n = 0; n < M; n++) {
     let lo = 0, hi = 0;
@@ -57,7 +58,7 @@ function refQuantizeRows(x: Float32Array, M: number, K: number, fixed?: [number,
 /** y = f32(Σ q·xq − z·Σq) · (sw·sx) + b, exactly as the kernels compute it. */
 function refForward(xq: Uint8Array, xs: Float32Array, xz: Int32Array, q: Int8Array, sw: Float32Array,
   b: Float32Array | null, M: number, K: number, U: number): Float32Array {
-  const Kp = pad4(K);
+  const Kp = padK(K);
   const y = new Float32Array(M * U);
   for (let n = 0; n < M; n++) for (let o = 0; o < U; o++) {
     let acc = 0, ws = 0;
@@ -86,7 +87,7 @@ function setup(raw: RawKernels, M: number, K: number, U: number, seed: number, s
   raw.f32(bias, U).set(b);
   e.int8_quantize_weights(q, sw, wp, U, K);
   e.int8_pack_weights(packed, wsum, q, U, K);
-  const xq = raw.alloc(M * pad4(K)), xs = raw.alloc(4 * M), xz = raw.alloc(4 * M);
+  const xq = raw.alloc(M * padK(K)), xs = raw.alloc(4 * M), xz = raw.alloc(4 * M);
   e.int8_quantize_rows_f32(xq, xs, xz, xp, M, K);
   const y = raw.alloc(4 * M * U);
   return { w, x, b, wp, xp, q, sw, wsum, bias, packed, xq, xs, xz, y };
@@ -96,7 +97,7 @@ describe.each(BUILDS)('int8 kernels, %s build', (build) => {
   let raw: RawKernels;
   beforeAll(async () => { raw = await loadRaw(build); });
 
-  it('quantizes weights per unit exactly as the reference (scale = max|w|/127, round half to even)', () => {
+  it('quantizes weights per unit exactly as the reference (scale = max|w|/64, round half to even)', () => {
     for (const [U, K] of [[1, 1], [3, 5], [17, 33], [8, 127]]) {
       const w = testValues(U * K, U + K, -3, 3);
       w[0] = 0; // a zero, and a row of zeros below
@@ -130,13 +131,13 @@ describe.each(BUILDS)('int8 kernels, %s build', (build) => {
         const xp = raw.putF32(x);
         const ref = refQuantizeRows(x, M, K);
         for (const kernel of ['int8_quantize_rows_f32', 'int8_quantize_rows_f32_naive']) {
-          const xq = raw.alloc(M * pad4(K)), xs = raw.alloc(4 * M), xz = raw.alloc(4 * M);
-          raw.u8(xq, M * pad4(K)).fill(0xff); // padding must be written (0)
+          const xq = raw.alloc(M * padK(K)), xs = raw.alloc(4 * M), xz = raw.alloc(4 * M);
+          raw.u8(xq, M * padK(K)).fill(0xff); // padding must be written (0)
           raw.exports[kernel](xq, xs, xz, xp, M, K);
-          expectSame(raw.u8(xq, M * pad4(K)), ref.xq, `${kernel} xq K=${K} signed=${signed}`);
+          expectSame(raw.u8(xq, M * padK(K)), ref.xq, `${kernel} xq K=${K} signed=${signed}`);
           expectSame(raw.f32(xs, M), ref.scale, `${kernel} scale K=${K}`);
           expectSame(new Int32Array(raw.memory.buffer, xz, M), ref.zero, `${kernel} zero K=${K}`);
-          expect(Math.max(...raw.u8(xq, M * pad4(K)))).toBeLessThanOrEqual(127);
+          expect(Math.max(...raw.u8(xq, M * padK(K)))).toBeLessThanOrEqual(127);
         }
       }
     }
@@ -148,10 +149,10 @@ describe.each(BUILDS)('int8 kernels, %s build', (build) => {
     x[5] = 1e30; x[6] = -1e30; // far outside: clamped, no overflow
     const xp = raw.putF32(x);
     for (const range of [[-1, 2], [0, 3], [0.5, 1], [-2, -1], [0, 0]] as [number, number][]) {
-      const xq = raw.alloc(M * pad4(K)), xs = raw.alloc(4 * M), xz = raw.alloc(4 * M);
+      const xq = raw.alloc(M * padK(K)), xs = raw.alloc(4 * M), xz = raw.alloc(4 * M);
       raw.exports.int8_quantize_rows_fixed_f32(xq, xs, xz, xp, range[0], range[1], M, K);
       const ref = refQuantizeRows(x, M, K, range);
-      expectSame(raw.u8(xq, M * pad4(K)), ref.xq, `fixed xq ${range}`);
+      expectSame(raw.u8(xq, M * padK(K)), ref.xq, `fixed xq ${range}`);
       expectSame(raw.f32(xs, M), ref.scale, `fixed scale ${range}`);
       expectSame(new Int32Array(raw.memory.buffer, xz, M), ref.zero, `fixed zero ${range}`);
     }
@@ -166,9 +167,9 @@ describe.each(BUILDS)('int8 kernels, %s build', (build) => {
     expect([...raw.f32(r, 2)]).toEqual([0, 3]);
   });
 
-  it('packs the weights in panels of 4 units × 4 inputs, zero-padded, with the unit sums', () => {
+  it('packs the weights in panels of 4 units × quads of 4 inputs, zero-padded, with the unit sums', () => {
     const U = 6, K = 7;
-    const q8 = Int8Array.from({ length: U * K }, (_, i) => ((i * 37) % 255) - 127);
+    const q8 = Int8Array.from({ length: U * K }, (_, i) => ((i * 37) % 129) - 64);
     const q = raw.alloc(U * K);
     new Int8Array(raw.memory.buffer, q, U * K).set(q8);
     const bytes = raw.exports.int8_packed_bytes(U, K);
@@ -190,7 +191,7 @@ describe.each(BUILDS)('int8 kernels, %s build', (build) => {
       const s = setup(raw, M, K, U, M * 7 + K + U, signed);
       const e = raw.exports;
       const q8 = new Int8Array(raw.memory.buffer, s.q, U * K).slice();
-      const xq = raw.u8(s.xq, M * pad4(K)).slice(), xs = raw.f32(s.xs, M).slice();
+      const xq = raw.u8(s.xq, M * padK(K)).slice(), xs = raw.f32(s.xs, M).slice();
       const xz = new Int32Array(raw.memory.buffer, s.xz, M).slice();
       const ref = refForward(xq, xs, xz, q8, raw.f32(s.sw, U).slice(), s.b, M, K, U);
       e.int8_dense_forward(s.y, s.xq, s.xs, s.xz, s.packed, s.wsum, s.sw, s.bias, M, K, U, U);
@@ -211,7 +212,7 @@ describe.each(BUILDS)('int8 kernels, %s build', (build) => {
     e.int8_dense_forward(s.y, s.xq, s.xs, s.xz, s.packed, s.wsum, s.sw, s.bias, M, K, U, U);
     const whole = raw.f32(s.y, M * U).slice();
     raw.f32(s.y, M * U).fill(NaN);
-    const panelBytes = 4 * pad4(K);
+    const panelBytes = 4 * padK(K);
     for (const [u0, n] of [[0, 8], [8, 16], [24, 5]]) {
       e.int8_dense_forward(s.y + 4 * u0, s.xq, s.xs, s.xz, s.packed + (u0 / 4) * panelBytes, s.wsum + 4 * u0, s.sw + 4 * u0, s.bias + 4 * u0, M, K, n, U);
     }
@@ -246,7 +247,7 @@ describe('int8 kernels across builds', () => {
         const out = [a, b].map((raw) => {
           const s = setup(raw, M, K, U, 3, signed);
           raw.exports.int8_dense_forward(s.y, s.xq, s.xs, s.xz, s.packed, s.wsum, s.sw, s.bias, M, K, U, U);
-          return { y: raw.f32(s.y, M * U).slice(), xq: raw.u8(s.xq, M * pad4(K)).slice() };
+          return { y: raw.f32(s.y, M * U).slice(), xq: raw.u8(s.xq, M * padK(K)).slice() };
         });
         expectSame(out[1].xq, out[0].xq, `xq ${M}x${K}x${U}`);
         expectSame(out[1].y, out[0].y, `y ${M}x${K}x${U} signed=${signed}`);

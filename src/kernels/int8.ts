@@ -23,8 +23,8 @@ export interface Int8Weights {
   readonly bias: number;
 }
 
-/** Widest layer input the int32 sums hold exactly: 127 · 127 · K < 2^31. */
-export const INT8_MAX_INPUTS = 131072;
+/** Widest layer input the int32 sums hold exactly: 64 · 127 · K < 2^31. */
+export const INT8_MAX_INPUTS = 262144;
 
 /**
  * y [batch, units] from quantized rows (xq [batch, roundUp(inputs, 4)] u8, xscale [batch] f32,
@@ -39,7 +39,7 @@ export function int8DenseForward(rt: Runtime, y: number, xq: number, xscale: num
     k.int8_dense_forward(y, xq, xscale, xzero, w.packed, w.wsum, w.scale, w.bias, batch, K, U, U);
     return;
   }
-  const panelBytes = 4 * ((K + 3) & ~3);
+  const panelBytes = 4 * ((K + 7) & ~7);
   rt.run(splitRange(U, t, { align: 8 }).map(([s, n]) => ({
     kernel: 'int8_dense_forward',
     args: [y + 4 * s, xq, xscale, xzero, w.packed + (s / 4) * panelBytes, w.wsum + 4 * s, w.scale + 4 * s, w.bias + 4 * s, batch, K, n, U],

@@ -78,7 +78,7 @@ export class Int8Dense implements Layer {
     if (this.cap >= cap) return;
     this.release(rt);
     const h = rt.heap;
-    this.xq = h.alloc(Math.max(16, cap * pad4(this.weights.inputs)));
+    this.xq = h.alloc(Math.max(16, cap * ((this.weights.inputs + 7) & ~7)));
     this.xscale = h.alloc(4 * cap);
     this.xzero = h.alloc(4 * cap);
     this.cap = cap;
