@@ -157,8 +157,7 @@ function quantizeRow(dst: usize, src: usize, s: f32, z: i32, K: i32, Kp: i32): v
 }
 
 // The scalar definition of one value (what the SIMD steps above compute lane by lane).
-// @ts-ignore: decorator
-@inline function quantizeOne(x: f32, s: f32, z: i32): u8 {
+function quantizeOne(x: f32, s: f32, z: i32): u8 {
   const v: f32 = nearest<f32>(x / s) + <f32>z;
   // f32 → i32 with saturation (trunc_sat), then clamp to [0, 127]
   const i: i32 = v >= 2147483648.0 ? 2147483647 : (v <= -2147483648.0 ? -2147483648 : <i32>v);
@@ -166,8 +165,7 @@ function quantizeRow(dst: usize, src: usize, s: f32, z: i32, K: i32, Kp: i32): v
 }
 
 // min(0, min row) and max(0, max row) of K floats (finite).
-// @ts-ignore: decorator
-@inline function rowRange(src: usize, K: i32): v128 {
+function rowRange(src: usize, K: i32): v128 {
   let lo = f32x4.splat(0), hi = f32x4.splat(0);
   let k = 0;
   for (; k + 4 <= K; k += 4) {
@@ -254,6 +252,13 @@ function storeOut(yp: usize, cnt: i32, acc: v128, o: usize, z: i32, sx: f32,
   if (cnt > 2) store<f32>(yp, f32x4.extract_lane(v, 2), 8);
 }
 
+// The outputs of two panels of one row (the second only if cnt1 > 0).
+function storeOut2(yp: usize, cnt0: i32, cnt1: i32, acc0: v128, acc1: v128, o: usize, z: i32, sx: f32,
+                   wsum: usize, sw: usize, bias: usize): void {
+  storeOut(yp, cnt0, acc0, o, z, sx, wsum, sw, bias);
+  if (cnt1 > 0) storeOut(yp + 16, cnt1, acc1, o + 4, z, sx, wsum, sw, bias);
+}
+
 // Plain SIMD: the sums of a panel for one row from its pair accumulators: lo holds
 // [o0 (k0+k1), o0 (k2+k3), o1 …, o1 …], hi the same for o2, o3.
 // @ts-ignore: decorator
@@ -298,16 +303,10 @@ function storeOut(yp: usize, cnt: i32, acc: v128, o: usize, z: i32, sx: f32,
       c30 = dot8(w0, a, v0, b, c30); c31 = dot8(w1, a, v1, b, c31);
       w0p += 32; x += 8;
     }
-    storeOut(y0, cnt0, c00, o, z0, s0, wsum, sw, bias);
-    storeOut(y1, cnt0, c10, o, z1, s1, wsum, sw, bias);
-    storeOut(y2, cnt0, c20, o, z2, s2, wsum, sw, bias);
-    storeOut(y3, cnt0, c30, o, z3, s3, wsum, sw, bias);
-    if (cnt1 > 0) {
-      storeOut(y0 + 16, cnt1, c01, o + 4, z0, s0, wsum, sw, bias);
-      storeOut(y1 + 16, cnt1, c11, o + 4, z1, s1, wsum, sw, bias);
-      storeOut(y2 + 16, cnt1, c21, o + 4, z2, s2, wsum, sw, bias);
-      storeOut(y3 + 16, cnt1, c31, o + 4, z3, s3, wsum, sw, bias);
-    }
+    storeOut2(y0, cnt0, cnt1, c00, c01, o, z0, s0, wsum, sw, bias);
+    storeOut2(y1, cnt0, cnt1, c10, c11, o, z1, s1, wsum, sw, bias);
+    storeOut2(y2, cnt0, cnt1, c20, c21, o, z2, s2, wsum, sw, bias);
+    storeOut2(y3, cnt0, cnt1, c30, c31, o, z3, s3, wsum, sw, bias);
   } else {
     let l0 = i32x4.splat(0), h0 = i32x4.splat(0), l1 = i32x4.splat(0), h1 = i32x4.splat(0);
     let l2 = i32x4.splat(0), h2 = i32x4.splat(0), l3 = i32x4.splat(0), h3 = i32x4.splat(0);
@@ -352,8 +351,7 @@ function storeOut(yp: usize, cnt: i32, acc: v128, o: usize, z: i32, sx: f32,
       c1 = dot8(v128.load(w0p + second), a, v128.load(w0p + second, 16), b, c1);
       w0p += 32; x += 8;
     }
-    storeOut(y0, cnt0, c0, o, z0, s0, wsum, sw, bias);
-    if (cnt1 > 0) storeOut(y0 + 16, cnt1, c1, o + 4, z0, s0, wsum, sw, bias);
+    storeOut2(y0, cnt0, cnt1, c0, c1, o, z0, s0, wsum, sw, bias);
   } else {
     let l = i32x4.splat(0), h = i32x4.splat(0);
     while (w0p < end) {
