@@ -25,6 +25,8 @@ export class Int8Dense implements Layer {
   readonly outSize: number;
   readonly params: readonly Param[];
   readonly weights: Int8Weights;
+  /** The float layer's kernel parameter (its place in the parameter block holds the dequantized weights). */
+  readonly kernel: Param;
   private cap = 0;
   private xq = 0;
   private xscale = 0;
@@ -45,6 +47,7 @@ export class Int8Dense implements Layer {
     this.inSize = of.inSize;
     this.outSize = of.outSize;
     this.params = of.params;
+    this.kernel = spec.kernel;
     const U = spec.kernel.shape[0], K = spec.kernel.shape[1];
     if (K > INT8_MAX_INPUTS) {
       throw new RangeError(`thinnet.quantize: layer ${of.index} has ${K} inputs; int8 layers take at most ${INT8_MAX_INPUTS} (the exact int32 sums would overflow)`);

@@ -62,25 +62,48 @@ export function quantizeModel(model: Sequential, options: QuantizeOptions = {}):
     if (rt.kernels.count_nonfinite_f32(net.params, net.paramCount) > 0) {
       throw new RangeError('thinnet.quantize: the model has NaN or infinite weights; they have no int8 version');
     }
-    const ranges = calib ? calibrate(folded, calib.x, calib.n, bs) : new Map<number, InputRange>();
-    net.freeBuffers();
-    const swapped: Array<[number, Layer]> = [];
-    try {
-      net.layers.forEach((l, i) => {
-        if (!l.quantizable) return;
-        swapped.push([i, l]);
-        net.layers[i] = new Int8Dense(rt, l, net.params, calib ? ranges.get(i) : undefined);
-      });
-    } catch (e) {
-      for (const [i, l] of swapped) { net.layers[i].dispose?.(rt); net.layers[i] = l; }
-      throw e;
-    }
-    folded.quantization = Object.freeze({ activations: calib ? 'calibrated' : 'dynamic' });
+    const ranges = calib ? calibrate(folded, calib.x, calib.n, bs) : undefined;
+    toInt8(folded, ranges);
     return folded;
   } catch (e) {
     folded.dispose();
     throw e;
   }
+}
+
+/** What a model file holds for one int8 layer (io/quantized.ts): its int8 kernel and scales as stored. */
+export interface StoredInt8 {
+  q: Uint8Array;
+  scale: Float32Array;
+}
+
+/**
+ * Replaces every dense layer of `model`'s network by its int8 version, in place: input ranges
+ * from `ranges` (by internal layer index: calibrated) or none (dynamic); int8 kernels quantized
+ * now, or taken from `stored` (the j-th dense layer's, from a model file). On error the float
+ * layers are back and nothing int8 is left allocated.
+ */
+export function toInt8(model: Sequential, ranges: Map<number, InputRange> | undefined, stored?: StoredInt8[]): void {
+  const net = model.net, rt = model.rt;
+  net.freeBuffers();
+  const swapped: Array<[number, Layer]> = [];
+  try {
+    net.layers.forEach((l, i) => {
+      if (!l.quantizable) return;
+      const range = ranges ? ranges.get(i) : undefined;
+      if (ranges && !range) throw new Error(`thinnet: no input range for dense layer ${l.index}`);
+      const mine = stored ? stored[swapped.length] : undefined;
+      swapped.push([i, l]);
+      net.layers[i] = new Int8Dense(rt, l, net.params, range, mine);
+    });
+  } catch (e) {
+    for (const [i, l] of swapped) {
+      if (net.layers[i] !== l) net.layers[i].dispose?.(rt);
+      net.layers[i] = l;
+    }
+    throw e;
+  }
+  model.quantization = Object.freeze({ activations: ranges ? 'calibrated' : 'dynamic' });
 }
 
 /** The range [min(0, min), max(0, max)] of each dense layer's input over n rows of x (float model, evaluation mode). */

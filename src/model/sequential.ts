@@ -5,6 +5,7 @@
 import { checkSpecs, describeSpec } from '../layers/registry.js';
 import type { LayerSpec, Mode, Shape } from '../layers/types.js';
 import { encodeFile } from '../io/format.js';
+import { int8FileParts } from '../io/quantized.js';
 import { heapChecksum } from '../io/crc32.js';
 import { writeFileAtomic } from '../io/files.js';
 import { sha256Hex } from '../io/hash.js';
@@ -468,6 +469,12 @@ export class Sequential {
       paramCount: this.paramCount, weightCount: this.net.weightCount, tensors,
     };
     const h = this.rt.heap, P = this.paramCount;
+    if (this.quantization) {
+      if (o.optimizer) throw new Error('thinnet.toBytes: an int8 (quantized) model has no optimizer state to save');
+      const { section, blocks } = int8FileParts(this);
+      header.quantization = section;
+      return encodeFile(3, header, blocks, heapChecksum(this.rt));
+    }
     const blocks = [h.u8(this.net.params, 4 * P)];
     if (st && this.optimizer) {
       header.optimizer = { name: this.optimizer.name, config: this.optimizer.config, counters: st.counters(), slots: st.slots.map((s) => s.name) };
