@@ -1,4 +1,4 @@
-// thinnet's model file format (.tnet), versions 1 and 2: bytes ↔ (version, header, blocks). Pure:
+// thinnet's model file format (.tnet), versions 1 to 3: bytes ↔ (version, header, blocks). Pure:
 // it knows nothing of models (model/sequential.ts writes the header and blocks, io/load.ts builds
 // a model from them). All integers little-endian.
 //

@@ -470,7 +470,6 @@ export class Sequential {
     };
     const h = this.rt.heap, P = this.paramCount;
     if (this.quantization) {
-      if (o.optimizer) throw new Error('thinnet.toBytes: an int8 (quantized) model has no optimizer state to save');
       const { section, blocks } = int8FileParts(this);
       header.quantization = section;
       return encodeFile(3, header, blocks, heapChecksum(this.rt));
