@@ -30,8 +30,8 @@
 // outputs, and a 4-byte splat of x[n, k..k+3] its second. Quantized x rows are Kp = roundUp(K, 8)
 // bytes apart, padding bytes 0.
 //
-// Register tiles: relaxed build 4 rows × 8 outputs (two panels, 8 accumulators: one dot per
-// accumulator per quad); plain-SIMD build 4 rows × 4 outputs (one panel; each dot_i16x8 yields
+// Register tiles: relaxed build 4 rows × 8 outputs (two panels, 8 accumulators, two quads of k
+// per step, see dot8); plain-SIMD build 4 rows × 4 outputs (one panel; each dot_i16x8 yields
 // pair sums, so each output row keeps two accumulators, folded at the end). Single rows (the
 // last M % 4, and batch 1) take a one-row tile over the same panels. The rows are cut into
 // blocks of MC so the quantized rows a panel sweeps stay in L2.
