@@ -16,3 +16,4 @@ export * from "./winograd";
 export * from "./pool";
 export * from "./regularize";
 export * from "./rbm";
+export * from "./int8";

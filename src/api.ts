@@ -7,7 +7,8 @@ export {
 } from './ops/dropout.js';
 export type { BuildName, Features } from './wasm/backend.js';
 export { sequential, Sequential, type SequentialConfig, type CompileOptions, type Loss, type Inputs, type Labels,
-  type EvaluateResult, type PredictOptions, type ActivationsOptions, type Uncertainty, type WeightsEntry, type SaveOptions } from './model/sequential.js';
+  type EvaluateResult, type PredictOptions, type ActivationsOptions, type Uncertainty, type WeightsEntry, type SaveOptions,
+  type Quantization, type QuantizeOptions } from './model/sequential.js';
 export type { FitOptions, History, EpochLogs, BatchLogs } from './train/fit.js';
 export { loadModel, type LoadOptions } from './io/load.js';
 export { FORMAT_VERSION } from './io/format.js';

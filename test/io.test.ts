@@ -80,8 +80,10 @@ describe('save and load', () => {
     const flip = (i: number) => { const b = good.slice(); b[i] ^= 0x10; return b; };
     await expect(tn.loadModel(new Uint8Array(3))).rejects.toThrow(/too short/);
     await expect(tn.loadModel(flip(0))).rejects.toThrow(/bad magic/);
-    const v3 = good.slice(); new DataView(v3.buffer).setUint32(4, 3, true);
-    await expect(tn.loadModel(v3)).rejects.toThrow(/unsupported format version 3/);
+    const v4 = good.slice(); new DataView(v4.buffer).setUint32(4, 4, true);
+    await expect(tn.loadModel(v4)).rejects.toThrow(/unsupported format version 4/);
+    const v3 = good.slice(); new DataView(v3.buffer).setUint32(4, 3, true); // v3 (int8) without a quantization section
+    await expect(tn.loadModel(v3)).rejects.toThrow(/version 3 needs a valid "quantization" section/);
     const v2 = good.slice(); new DataView(v2.buffer).setUint32(4, 2, true); // v2 without an optimizer section
     await expect(tn.loadModel(v2)).rejects.toThrow(/version 2 needs a valid "optimizer" section/);
     await expect(tn.loadModel(good.subarray(0, good.length - 9))).rejects.toThrow(/truncated file/);

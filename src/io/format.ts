@@ -1,4 +1,4 @@
-// thinnet's model file format (.tnet), versions 1 and 2: bytes ↔ (version, header, blocks). Pure:
+// thinnet's model file format (.tnet), versions 1 to 3: bytes ↔ (version, header, blocks). Pure:
 // it knows nothing of models (model/sequential.ts writes the header and blocks, io/load.ts builds
 // a model from them). All integers little-endian.
 //
@@ -19,12 +19,17 @@
 //                 "counters": {..}, "slots": ["velocity"] | ["m", "v"] } and "stateCount": S·P
 //   end−4   4     u32 CRC-32 (IEEE 802.3, as zlib/PNG) of every byte before it
 //
+// Version 3 is an int8 model (model.quantize()): instead of block 0 it has three blocks, the
+// float32 parameters without the int8 kernels (4·restCount bytes), the int8 kernels (int8Bytes)
+// and their per-unit scales (4·scaleCount), sized by the header's "quantization" section (laid
+// out in io/quantized.ts); no optimizer state.
+//
 // Version 1 is what inference needs; version 2 is a checkpoint (model.save(path, { optimizer: true })).
 import { crc32Update, PIECE, type Checksum } from './crc32.js';
 
 const MAGIC = [0x54, 0x4e, 0x45, 0x54]; // "TNET"
-/** The newest version this code reads and writes (1 is still written when there is no optimizer state). */
-export const FORMAT_VERSION = 2;
+/** The newest version this code reads and writes (1 is still written for a float model without optimizer state). */
+export const FORMAT_VERSION = 3;
 
 /** Where a file's bytes come from: a byte array, or (Node) an open file. */
 export interface ByteSource {
@@ -64,7 +69,7 @@ export function readLayout(src: ByteSource): FileLayout {
   if (!MAGIC.every((m, i) => pre[i] === m)) throw bad('not a thinnet model file (bad magic; expected "TNET")');
   const dv = new DataView(pre.buffer);
   const version = dv.getUint32(4, true);
-  if (version !== 1 && version !== 2) throw bad(`unsupported format version ${version} (this thinnet reads versions 1 and 2)`);
+  if (version !== 1 && version !== 2 && version !== 3) throw bad(`unsupported format version ${version} (this thinnet reads versions 1 to 3)`);
   const H = dv.getUint32(8, true);
   if (12 + H + 4 > size) throw bad(`truncated file: the header claims ${H} bytes but the file has ${size}`);
   const head = new Uint8Array(12 + H);
@@ -80,6 +85,16 @@ export function readLayout(src: ByteSource): FileLayout {
   const P = header.paramCount;
   if (!Number.isSafeInteger(P) || P < 0) throw bad(`corrupted header (bad paramCount ${JSON.stringify(P)})`);
   const blocks = [4 * P];
+  if (version === 3) {
+    const q = header.quantization;
+    const counts = q && typeof q === 'object' ? [q.restCount, q.int8Bytes, q.scaleCount] : [];
+    if (counts.length !== 3 || !counts.every((c) => Number.isSafeInteger(c) && c >= 0 && c <= P * 4) || !Array.isArray(q.layers)) {
+      throw bad('corrupted header (version 3 needs a valid "quantization" section: restCount, int8Bytes, scaleCount, layers)');
+    }
+    blocks.splice(0, 1, 4 * q.restCount, q.int8Bytes, 4 * q.scaleCount);
+  } else if (header.quantization !== undefined) {
+    throw bad(`corrupted header (a "quantization" section in a version ${version} file)`);
+  }
   if (version === 2) {
     const opt = header.optimizer;
     if (!opt || typeof opt.name !== 'string' || !Array.isArray(opt.slots) || !opt.slots.every((n: unknown) => typeof n === 'string') ||
@@ -117,7 +132,7 @@ export function readBlocks(src: ByteSource, layout: FileLayout, dst: Uint8Array[
 }
 
 /** The file of `header` and `blocks` (byte arrays, e.g. views of wasm memory), with its CRC. */
-export function encodeFile(version: 1 | 2, header: Record<string, unknown>, blocks: Uint8Array[], checksum: Checksum = crc32Update): Uint8Array {
+export function encodeFile(version: 1 | 2 | 3, header: Record<string, unknown>, blocks: Uint8Array[], checksum: Checksum = crc32Update): Uint8Array {
   let json = new TextEncoder().encode(JSON.stringify(header));
   const pad = (4 - ((12 + json.length) % 4)) % 4;
   if (pad) {

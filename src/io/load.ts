@@ -4,7 +4,9 @@
 // block that becomes the model's parameter block, checksummed in wasm as they arrive. In strict
 // mode (expectedHash) the bytes are also hashed as they arrive (io/hash.ts) and the model is
 // refused unless the file is exactly the one hashed.
-import { plan } from '../model/network.js';
+import { plan, type Layout } from '../model/network.js';
+import { toInt8 } from '../model/quantize.js';
+import { checkInt8Section, rangesOf, scatterInt8Blocks } from './quantized.js';
 import { checkConfig, Sequential } from '../model/sequential.js';
 import type { SavedOptimizerState } from '../train/optimizers.js';
 import { runtime } from '../wasm/runtime.js';
@@ -30,14 +32,15 @@ function bad(msg: string): Error {
   return new Error(`thinnet.loadModel: ${msg}`);
 }
 
-/** The architecture's parameter count, and the header's tensor list checked against it. */
-function checkArchitecture(layout: FileLayout): void {
+/** The architecture's parameter count, and the header's tensor list checked against it (and a version-3 file's int8 section). */
+function checkArchitecture(layout: FileLayout): LayerEntries | undefined {
   const { header } = layout;
   const c = header.config;
-  let params, layers;
+  let params, layers, planned;
   try {
     const { inputShape, specs } = checkConfig(c); // the constructor's checks, without allocating
-    ({ params, layers } = plan(specs, inputShape));
+    planned = plan(specs, inputShape);
+    ({ params, layers } = planned);
   } catch (e) {
     throw bad(`the stored architecture is invalid: ${(e as Error).message}`);
   }
@@ -61,6 +64,41 @@ function checkArchitecture(layout: FileLayout): void {
   for (const k of ['step', 'epoch']) {
     if (header[k] !== undefined && (!Number.isSafeInteger(header[k]) || header[k] < 0)) throw bad(`corrupted header (${k} ${JSON.stringify(header[k])})`);
   }
+  return layout.version === 3 ? { entries: checkInt8Section(header, planned), planned } : undefined;
+}
+
+type LayerEntries = { entries: ReturnType<typeof checkInt8Section>; planned: Layout };
+
+/** A version-3 (int8) file: its three blocks read and checked, the parameter block filled, the dense layers made int8. */
+function decodeInt8(src: ByteSource, layout: FileLayout, int8: LayerEntries, options: LoadOptions, verify?: () => void): Sequential {
+  const { header } = layout;
+  const P = header.paramCount as number;
+  const rt = runtime();
+  const parts = layout.blocks.map((n) => new Uint8Array(n));
+  try {
+    readBlocks(src, layout, parts, heapChecksum(rt));
+  } catch (e) {
+    throw bad((e as Error).message.replace(/^thinnet\.loadModel: /, ''));
+  }
+  verify?.();
+  const block = rt.heap.alloc(4 * P);
+  let model: Sequential | undefined;
+  try {
+    const stored = scatterInt8Blocks({ rt }, int8.planned, int8.entries, block, parts);
+    if (!options.allowNonFinite) {
+      const n = new Float32Array(parts[0].buffer).filter((v) => !Number.isFinite(v)).length;
+      if (n > 0) throw bad(`${n} of the float weights are NaN or infinite (pass { allowNonFinite: true } to load them anyway)`);
+    }
+    model = new Sequential(header.config, { block, paramCount: P });
+    toInt8(model, rangesOf(model, int8.entries, header.quantization.activations), stored);
+    if (header.loss !== undefined) model.loss = header.loss;
+    model.step = header.step ?? 0;
+    model.epoch = header.epoch ?? 0;
+    return model;
+  } catch (e) {
+    if (model) model.dispose(); else rt.heap.free(block);
+    throw e;
+  }
 }
 
 /** `verify` runs once every byte has been read, before the weights are checked or used. */
@@ -71,7 +109,8 @@ function decode(src: ByteSource, options: LoadOptions, verify?: () => void): Seq
   } catch (e) {
     throw bad((e as Error).message);
   }
-  checkArchitecture(layout);
+  const int8 = checkArchitecture(layout);
+  if (int8) return decodeInt8(src, layout, int8, options, verify);
   const { header } = layout;
   const P = header.paramCount as number;
   const rt = runtime();

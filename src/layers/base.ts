@@ -9,6 +9,7 @@ export abstract class LayerBase implements Layer {
   readonly outSize: number;
   readonly params: readonly Param[] = [];
   readonly fold?: FoldRule;
+  readonly quantizable?: { readonly kernel: Param; readonly bias: Param | undefined };
 
   /** outShape defaults to inShape (elementwise layers). */
   constructor(readonly index: number, readonly inShape: Shape, readonly outShape: Shape = inShape) {

@@ -48,6 +48,7 @@ export class Dense extends LayerBase {
   private readonly kernel: Param;
   private readonly bias: Param | undefined;
   private readonly regularizer: KernelPenalty | undefined;
+  override readonly quantizable: { readonly kernel: Param; readonly bias: Param | undefined };
 
   constructor(index: number, inShape: Shape, readonly units: number, useBias: boolean, readonly maxNorm: number | undefined,
     init: KernelInitializer, kernelRegularizer?: KernelRegularizer) {
@@ -56,6 +57,7 @@ export class Dense extends LayerBase {
     this.bias = useBias ? biasParam(units) : undefined;
     this.params = this.bias ? [this.kernel, this.bias] : [this.kernel];
     this.regularizer = kernelRegularizer ? new KernelPenalty(this.kernel, kernelRegularizer) : undefined;
+    this.quantizable = { kernel: this.kernel, bias: this.bias };
   }
 
   penalty(e: Exec): number {

@@ -97,6 +97,13 @@ export interface Layer {
   penalty?(e: Exec, y: number, batch: number): number;
   /** After every update: the constraint on its parameters (max-norm), if any. */
   constrain?(e: Exec): void;
+  /**
+   * A dense layer y = x·Wᵀ + b (kernel [units, inputs]) that model.quantize() may replace by its
+   * int8 version (layers/int8-dense.ts). Absent: the layer stays float (conv, activations, …).
+   */
+  readonly quantizable?: { readonly kernel: Param; readonly bias: Param | undefined };
+  /** Frees what the layer owns in wasm memory beyond its per-batch scratch (the network's dispose). */
+  dispose?(rt: Runtime): void;
 }
 
 /** A layer family: the checks of its specs and how a spec becomes layers. */

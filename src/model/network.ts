@@ -321,6 +321,7 @@ export class Network {
 
   dispose(): void {
     this.freeBuffers();
+    for (const l of this.layers) l.dispose?.(this.rt);
     this.rt.heap.free(this.params);
     if (this.gradsPtr) this.rt.heap.free(this.gradsPtr);
     this.gradsPtr = 0;

@@ -5,6 +5,7 @@
 import { checkSpecs, describeSpec } from '../layers/registry.js';
 import type { LayerSpec, Mode, Shape } from '../layers/types.js';
 import { encodeFile } from '../io/format.js';
+import { int8FileParts } from '../io/quantized.js';
 import { heapChecksum } from '../io/crc32.js';
 import { writeFileAtomic } from '../io/files.js';
 import { sha256Hex } from '../io/hash.js';
@@ -13,12 +14,15 @@ import { restoreOptimizerState, type Optimizer, type OptimizerState, type SavedO
 import { checkBatch, checkCount, checkInputs, checkLabels, checkOneOf, checkOptions, checkTargets, checkU32 } from '../tensor/validate.js';
 import { isCurrentRuntime, runtime, type Runtime } from '../wasm/runtime.js';
 import { copyFolded, planFold } from './fold.js';
+import { quantizeModel } from './quantize.js';
 import { activations, evaluate, MC_SALT, monteCarlo, predict, type EvaluateResult, type Uncertainty } from './inference.js';
 import { Network, plan, type Inputs, type Labels, type Loss } from './network.js';
+import type { Quantization, QuantizeOptions } from './quantize.js';
 
-export type { EvaluateResult, Inputs, Labels, Loss, Uncertainty };
+export type { EvaluateResult, Inputs, Labels, Loss, Quantization, QuantizeOptions, Uncertainty };
 
 const LOSSES: readonly Loss[] = ['softmaxCrossEntropy', 'meanSquaredError'];
+const MC_INT8 = 'has no dropout layers (quantize() folds them into the weights): Monte-Carlo dropout and thinned networks need the float model';
 const SOFTMAX_MSE = "loss 'meanSquaredError' needs a last layer without softmax (a trailing softmax is fused with softmaxCrossEntropy); use a linear or sigmoid output";
 
 export interface SequentialConfig {
@@ -138,6 +142,11 @@ export class Sequential {
    * next compile() with an optimizer of the same name, then dropped.
    */
   savedOptimizer: SavedOptimizerState | undefined;
+  /**
+   * Set on the models model.quantize() returns (and loadModel makes from their files): their
+   * dense layers run in int8 (model/quantize.ts). Undefined for a float model.
+   */
+  quantization: Quantization | undefined;
   private disposed = false;
   private training = false;
 
@@ -181,6 +190,24 @@ export class Sequential {
     if (!isCurrentRuntime(this.rt)) throw new Error(`thinnet.${op}: the model belongs to a runtime that was closed (thinnet.close())`);
   }
 
+  /** @internal Errors for what an int8 model cannot do (train, Monte-Carlo dropout, fold, export). */
+  assertFloat(op: string, what = 'cannot be trained; train the float model, then quantize() it again'): void {
+    if (this.quantization) throw new Error(`thinnet.${op}: this is an int8 (quantized) model, which ${what}`);
+  }
+
+  /**
+   * An int8 inference model (model/quantize.ts): dropout folded into the weights, every dense
+   * layer's weights quantized per unit to int8 and its inputs to 7 bits — per example row as they
+   * arrive (default), or with one range per layer measured on `calibration` rows. predict,
+   * evaluate, activations, save and loadModel work on it; fit, Monte-Carlo dropout and ONNX
+   * export are errors. This model is left as it is.
+   */
+  quantize(options: QuantizeOptions = {}): Sequential {
+    this.assertLive('quantize');
+    this.assertFloat('quantize', 'is quantized already');
+    return quantizeModel(this, options);
+  }
+
   /**
    * Sets the optimizer (and loss). Recompiling resets the optimizer state (velocities, moments),
    * except once after loading a file saved with `{ optimizer: true }`: the first compile() with an
@@ -189,6 +216,7 @@ export class Sequential {
    */
   compile(options: CompileOptions): void {
     this.assertLive('compile');
+    this.assertFloat('compile');
     if (this.training) throw new Error('thinnet.compile: the model is training (a fit() call has not finished)');
     const o = checkOptions('compile', options);
     const opt = o.optimizer as Optimizer | undefined;
@@ -218,6 +246,7 @@ export class Sequential {
   /** Trains on (x, y); see FitOptions. Resolves to the per-epoch history. One fit() at a time per model. */
   async fit(x: Inputs, y: Labels, options: FitOptions = {}): Promise<History> {
     this.assertLive('fit');
+    this.assertFloat('fit');
     if (this.training) throw new Error('thinnet.fit: this model is already training (another fit() call has not finished); await it first');
     this.training = true;
     try {
@@ -266,6 +295,7 @@ export class Sequential {
     const sample = o.sample === undefined ? undefined : checkU32('predict', 'sample', o.sample);
     const n = checkInputs('predict', x, this.inputSize);
     const bs = checkBatch('predict', o.batchSize ?? 1000);
+    if (mc > 0 || sample !== undefined) this.assertFloat('predict', MC_INT8);
     if (mc > 0) return monteCarlo(this.net, x, n, mc, bs, this.seed).mean;
     const mode: Mode = sample === undefined ? { kind: 'eval', seed: this.seed, step: 0 }
       : { kind: 'sample', seed: (this.seed ^ MC_SALT) >>> 0, step: sample };
@@ -281,6 +311,7 @@ export class Sequential {
    */
   predictWithUncertainty(x: Inputs, options: { samples?: number; batchSize?: number } = {}): Uncertainty {
     this.assertLive('predictWithUncertainty');
+    this.assertFloat('predictWithUncertainty', MC_INT8);
     const o = checkOptions('predictWithUncertainty', options);
     const k = o.samples === undefined ? 50 : checkCount('predictWithUncertainty', 'samples', o.samples, false);
     const n = checkInputs('predictWithUncertainty', x, this.inputSize);
@@ -303,6 +334,7 @@ export class Sequential {
       throw new RangeError(`thinnet.activations: layer must be an integer index into the model's ${L} layers (0 to ${L - 1}), got ${String(i)}`);
     }
     if (o.training !== undefined && typeof o.training !== 'boolean') throw new TypeError('thinnet.activations: training must be a boolean');
+    if (o.training) this.assertFloat('activations', MC_INT8);
     if (o.step !== undefined && o.training !== true) throw new RangeError('thinnet.activations: step only applies with training: true');
     const step = o.step === undefined ? this.step : checkU32('activations', 'step', o.step);
     const mode: Mode = o.training ? { kind: 'sample', seed: this.seed, step } : { kind: 'eval', seed: this.seed, step: 0 };
@@ -323,6 +355,7 @@ export class Sequential {
    */
   computeGradients(x: Inputs, y: Labels, options: { step?: number } = {}): { loss: number; gradients: Float32Array } {
     this.assertLive('computeGradients');
+    this.assertFloat('computeGradients');
     const n = checkInputs('computeGradients', x, this.inputSize);
     if (n === 0) throw new RangeError('thinnet.computeGradients: x has no rows');
     const labels = this.checkY('computeGradients', y, n);
@@ -337,6 +370,7 @@ export class Sequential {
   /** Mean training-mode loss with the masks of `step` (penalties included, as computeGradients), no gradients (finite-difference checks). */
   trainingLoss(x: Inputs, y: Labels, options: { step?: number } = {}): number {
     this.assertLive('trainingLoss');
+    this.assertFloat('trainingLoss');
     const n = checkInputs('trainingLoss', x, this.inputSize);
     const labels = this.checkY('trainingLoss', y, n);
     const step = options.step === undefined ? this.step : checkU32('trainingLoss', 'step', options.step);
@@ -408,6 +442,7 @@ export class Sequential {
    */
   foldDropout(): Sequential {
     this.assertLive('foldDropout');
+    this.assertFloat('foldDropout', 'has no dropout layers (quantize() folded them)');
     const fold = planFold(this.config.layers, this.net.layers);
     const folded = new Sequential({ inputShape: [...this.inputShape], seed: this.seed, layers: fold.specs });
     folded.loss = this.loss;
@@ -434,6 +469,11 @@ export class Sequential {
       paramCount: this.paramCount, weightCount: this.net.weightCount, tensors,
     };
     const h = this.rt.heap, P = this.paramCount;
+    if (this.quantization) {
+      const { section, blocks } = int8FileParts(this);
+      header.quantization = section;
+      return encodeFile(3, header, blocks, heapChecksum(this.rt));
+    }
     const blocks = [h.u8(this.net.params, 4 * P)];
     if (st && this.optimizer) {
       header.optimizer = { name: this.optimizer.name, config: this.optimizer.config, counters: st.counters(), slots: st.slots.map((s) => s.name) };
@@ -453,6 +493,7 @@ export class Sequential {
   /** The model as an ONNX file (opset 13; docs/INTEROP.md): the same as tn.io.toOnnx(model). */
   async toOnnx(options: { trainingModeInput?: boolean } = {}): Promise<Uint8Array> {
     this.assertLive('toOnnx');
+    this.assertFloat('toOnnx', 'has no ONNX export (ONNX gets the float model: export it before quantize())');
     const { toOnnx } = await import('../io/onnx/index.js'); // loaded on first use
     return toOnnx(this, options);
   }
