@@ -30,7 +30,7 @@ const NOISES = { bernoulli: 'Bernoulli dropout', gaussian: 'Gaussian dropout' };
 const { values } = parseArgs({
   options: {
     'train-size': { type: 'string', default: '50000' }, epochs: { type: 'string', default: '50' },
-    seeds: { type: 'string', default: '1,2,3' }, lrs: { type: 'string', default: '0.3,1,3' },
+    seeds: { type: 'string', default: '1,2,3' }, lrs: { type: 'string', default: '0.3,1,3,10' },
     'pilot-epochs': { type: 'string', default: '5' }, 'pilot-size': { type: 'string', default: '10000' },
     threads: { type: 'string' }, 'checkpoint-dir': { type: 'string' },
     quick: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
