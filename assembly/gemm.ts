@@ -596,12 +596,14 @@ function addInto(c: usize, s: usize, n: i32): void {
 
 // Two chains in lockstep. Chain i: rows at p_i + {0, l1, l2, l3} and p_i + l4 + {0, l1, l2, l3}
 // (bytes, at its block's first k), its a at a_i, kb_i bytes of k (4 per k). The 4 sums (chain
-// 0 rows 0-3 and 4-7, chain 1 rows 0-3 and 4-7) go to out[0..16). The stores to `out` in the
-// loop are overwritten at the end: a store stays ordered before the loads after it, which keeps
-// V8 from scheduling all 24 loads of an iteration ahead of its arithmetic (it puts a basic
-// block's loads first) and spilling accumulators.
-function chainPair(out: usize, l1: usize, l2: usize, l3: usize, l4: usize,
-                   p0: usize, a0: usize, kb0: usize, p1: usize, a1: usize, kb1: usize): void {
+// 0 rows 0-3 and 4-7, chain 1 rows 0-3 and 4-7) go to out[0..16). `same` (a constant): both
+// chains are the same block of 16 consecutive rows (a1 == a0, kb1 == kb0), so all 4 quads share
+// the broadcasts. The stores to `out` in the loop are overwritten at the end: a store stays
+// ordered before the loads after it, which keeps V8 from scheduling all the loads of an
+// iteration ahead of its arithmetic (it puts a basic block's loads first) and spilling.
+// @ts-ignore: decorator
+@inline function pairOfChains(out: usize, l1: usize, l2: usize, l3: usize, l4: usize,
+                              p0: usize, a0: usize, kb0: usize, p1: usize, a1: usize, kb1: usize, same: bool): void {
   let acc00 = f32x4.splat(0), acc01 = f32x4.splat(0), acc10 = f32x4.splat(0), acc11 = f32x4.splat(0);
   const end = (kb0 < kb1 ? kb0 : kb1) & ~(<usize>15);
   let o: usize = 0;
@@ -612,8 +614,10 @@ function chainPair(out: usize, l1: usize, l2: usize, l3: usize, l4: usize,
     v128.store(out, acc00);
     acc01 = quadStep(acc01, p0 + l4 + o, l1, l2, l3, x0, x1, x2, x3);
     v128.store(out, acc01, 16);
-    x0 = v128.load32_splat(a1 + o); x1 = v128.load32_splat(a1 + o, 4);
-    x2 = v128.load32_splat(a1 + o, 8); x3 = v128.load32_splat(a1 + o, 12);
+    if (!same) {
+      x0 = v128.load32_splat(a1 + o); x1 = v128.load32_splat(a1 + o, 4);
+      x2 = v128.load32_splat(a1 + o, 8); x3 = v128.load32_splat(a1 + o, 12);
+    }
     acc10 = quadStep(acc10, p1 + o, l1, l2, l3, x0, x1, x2, x3);
     v128.store(out, acc10, 32);
     acc11 = quadStep(acc11, p1 + l4 + o, l1, l2, l3, x0, x1, x2, x3);
@@ -634,6 +638,28 @@ function chainPair(out: usize, l1: usize, l2: usize, l3: usize, l4: usize,
   acc10 = quadTail(acc10, p1, a1, l1, l2, l3, t1, kb1);
   acc11 = quadTail(acc11, p1 + l4, a1, l1, l2, l3, t1, kb1);
   v128.store(out, acc00); v128.store(out, acc01, 16); v128.store(out, acc10, 32); v128.store(out, acc11, 48);
+}
+
+function chainPair(out: usize, l1: usize, l2: usize, l3: usize, l4: usize,
+                   p0: usize, a0: usize, kb0: usize, p1: usize, a1: usize, kb1: usize): void {
+  pairOfChains(out, l1, l2, l3, l4, p0, a0, kb0, p1, a1, kb1, false);
+}
+
+function chainPairSame(out: usize, l1: usize, l2: usize, l3: usize, l4: usize, p0: usize, a0: usize, kb0: usize, p1: usize): void {
+  pairOfChains(out, l1, l2, l3, l4, p0, a0, kb0, p1, a0, kb0, true);
+}
+
+// Whether 16 consecutive rows (l1 bytes apart) read at the same k would put more than 4 lines
+// into one set of a 64-set L1 (the case of K = 1024, 512, 2048: 4 KB multiples).
+function rowsCrowdL1(l1: usize): bool {
+  let worst = 0;
+  for (let r: usize = 0; r < 16; r++) {
+    const set = ((r * l1) >> 6) & 63;
+    let n = 0;
+    for (let q: usize = 0; q < 16; q++) if ((((q * l1) >> 6) & 63) == set) n++;
+    if (n > worst) worst = n;
+  }
+  return worst > 4;
 }
 
 // One quad (rows at p, p + l1, p + l2, p + l3) times a, block by block (one chain at a time);
@@ -664,25 +690,44 @@ function gemvRowTimesBt(c: usize, a: usize, b: usize, ws: usize, accumulate: i32
   const blocks = (K + kcBlock - 1) / kcBlock;
   const l1 = <usize>ldb << 2, l4 = l1 * 4;
   const sums = align16(ws);
-  const chains = (N >> 3) * blocks; // chain = (8 rows, block), rows-major
-  let oct = 0, blk = 0; // of the next chain
-  for (let g = 0; g < chains; g += 2) {
-    const oct0 = oct, blk0 = blk;
-    if (++blk == blocks) { blk = 0; oct++; }
-    const one = g + 1 == chains; // an odd chain out: computed twice, stored once
-    const oct1 = one ? oct0 : oct, blk1 = one ? blk0 : blk;
-    if (!one && ++blk == blocks) { blk = 0; oct++; }
-    const k0 = blk0 * kcBlock, k1 = blk1 * kcBlock;
-    chainPair(sums, l1, l1 * 2, l1 * 3, l4,
-              b + <usize>oct0 * (l4 << 1) + (<usize>k0 << 2), a + (<usize>k0 << 2), <usize>imin(kcBlock, K - k0) << 2,
-              b + <usize>oct1 * (l4 << 1) + (<usize>k1 << 2), a + (<usize>k1 << 2), <usize>imin(kcBlock, K - k1) << 2);
-    const d0 = c + (<usize>oct0 << 5), set0 = blk0 == 0 && accumulate == 0;
-    quadInto(d0, v128.load(sums), set0);
-    quadInto(d0 + 16, v128.load(sums, 16), set0);
-    if (!one) {
-      const d1 = c + (<usize>oct1 << 5), set1 = blk1 == 0 && accumulate == 0;
-      quadInto(d1, v128.load(sums, 32), set1);
-      quadInto(d1 + 16, v128.load(sums, 48), set1);
+  const octs = N >> 3;
+  if (!rowsCrowdL1(l1)) {
+    // pairs of chains = one block of 16 rows (two octs), blocks in order; an odd last oct is
+    // paired with itself (computed twice, stored once)
+    for (let o0 = 0; o0 < octs; o0 += 2) {
+      const o1 = imin(o0 + 1, octs - 1);
+      for (let blk = 0; blk < blocks; blk++) {
+        const k0 = blk * kcBlock, set = blk == 0 && accumulate == 0;
+        chainPairSame(sums, l1, l1 * 2, l1 * 3, l4, b + <usize>o0 * (l4 << 1) + (<usize>k0 << 2), a + (<usize>k0 << 2),
+                      <usize>imin(kcBlock, K - k0) << 2, b + <usize>o1 * (l4 << 1) + (<usize>k0 << 2));
+        const d0 = c + (<usize>o0 << 5);
+        quadInto(d0, v128.load(sums), set); quadInto(d0 + 16, v128.load(sums, 16), set);
+        if (o1 > o0) { quadInto(d0 + 32, v128.load(sums, 32), set); quadInto(d0 + 48, v128.load(sums, 48), set); }
+      }
+    }
+  } else {
+    // rows 4 KB apart: pairs of chains in the order (8 rows, block), mostly two blocks of one
+    // oct, read at different k
+    const chains = octs * blocks;
+    let oct = 0, blk = 0; // of the next chain
+    for (let g = 0; g < chains; g += 2) {
+      const oct0 = oct, blk0 = blk;
+      if (++blk == blocks) { blk = 0; oct++; }
+      const one = g + 1 == chains; // an odd chain out: computed twice, stored once
+      const oct1 = one ? oct0 : oct, blk1 = one ? blk0 : blk;
+      if (!one && ++blk == blocks) { blk = 0; oct++; }
+      const k0 = blk0 * kcBlock, k1 = blk1 * kcBlock;
+      chainPair(sums, l1, l1 * 2, l1 * 3, l4,
+                b + <usize>oct0 * (l4 << 1) + (<usize>k0 << 2), a + (<usize>k0 << 2), <usize>imin(kcBlock, K - k0) << 2,
+                b + <usize>oct1 * (l4 << 1) + (<usize>k1 << 2), a + (<usize>k1 << 2), <usize>imin(kcBlock, K - k1) << 2);
+      const d0 = c + (<usize>oct0 << 5), set0 = blk0 == 0 && accumulate == 0;
+      quadInto(d0, v128.load(sums), set0);
+      quadInto(d0 + 16, v128.load(sums, 16), set0);
+      if (!one) {
+        const d1 = c + (<usize>oct1 << 5), set1 = blk1 == 0 && accumulate == 0;
+        quadInto(d1, v128.load(sums, 32), set1);
+        quadInto(d1 + 16, v128.load(sums, 48), set1);
+      }
     }
   }
   let j = N & ~7;
