@@ -542,11 +542,12 @@ function addInto(c: usize, s: usize, n: i32): void {
 //
 // A "chain" is 8 rows (two quads sharing the broadcasts) over one K block. An accumulator
 // advances one k per multiply-add latency, so two chains run in lockstep (4 accumulators).
-// Chains are taken in the order (8 rows, block), so the two of a pair are mostly two blocks of
-// the same rows, read at different k. That matters: at K = 1024 rows are 4 KB apart, and 16 rows
-// read at the same k fall into one 8-way set of the L1 cache and evict each other (3.5x slower,
-// measured); 8 rows at a k fit. Each chain's block sums are added into C, a row's blocks in
-// order. Rows left over go one quad at a time; the last 1-3 rows form a quad whose missing rows
+// Usually the two are the same block of 16 consecutive rows, and all 4 quads share the
+// broadcasts. But when rows are 4 KB apart (K = 1024), 16 rows read at the same k fall into one
+// 8-way set of the L1 cache and evict each other (3.5x slower, measured); then chains are taken
+// in the order (8 rows, block), so the two of a pair are mostly two blocks of the same rows,
+// read at different k (8 rows at a k fit). Each chain's block sums are added into C, a row's
+// blocks in order. Rows left over go one quad at a time; the last 1-3 rows form a quad whose missing rows
 // repeat the last one (its loads stay inside B), of which only the real lanes are stored.
 
 // Four k steps of a quad: rows at p, p + l1, p + l2, p + l3 (bytes), x0..x3 the broadcasts of
