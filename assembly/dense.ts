@@ -9,7 +9,8 @@
 // and for the gradients dy, dx, dW, db the shapes of y, x, W, b.
 //
 // The products run on the packed GEMM kernels (gemm.ts):
-//   forward   y  = x·Wᵀ   gemm_nt (M = batch, N = outF, K = inF); batch == 1 is a GEMV
+//   forward   y  = x·Wᵀ   gemm_nt (M = batch, N = outF, K = inF); batch == 1 is a GEMV, with
+//                                  the bits of the same row in a larger batch (gemm.ts)
 //   backward  dx = dy·W   gemm_nn (M = batch, N = inF,  K = outF)
 //             dW = dyᵀ·x  gemm_tn (M = outF,  N = inF,  K = batch)
 // `workspace` must hold dense_workspace_bytes(batch, inF, outF) bytes of scratch (per thread).
@@ -127,8 +128,8 @@ export function dense_backward_bias_f32_naive(db: usize, dy: usize, accumulate: 
  * outF counts the block's units, ldy >= outF is the row stride of dy (the layer's full width).
  * accumulate != 0 adds, 0 overwrites. workspace: gemm_workspace_bytes(outF, inF, batch) bytes
  * (dense_workspace_bytes of the whole layer is enough). dw, db must not overlap the inputs.
- * dW rows come out with the bits dense_backward_f32 gives them, except in a block of a single
- * unit (outF == 1) of a wider layer: that product is a GEMV, summed in another order.
+ * dW rows come out with the bits dense_backward_f32 gives them, for any block (a block of a
+ * single unit is a one-row product, the GEMV path, which keeps the order of the GEMM).
  */
 export function dense_backward_weights_f32(dw: usize, db: usize, dy: usize, x: usize, workspace: usize,
                                            accumulate: i32, batch: i32, inF: i32, outF: i32, ldy: i32): void {

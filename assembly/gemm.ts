@@ -23,7 +23,20 @@
 // (a broadcast of A times two vectors of B per row and k) with fused multiply-add in the
 // relaxed-SIMD build (5 x 8 tile) and mul + add otherwise (4 x 8 tile). Tiles cut by the edges
 // of C are computed in full into a scratch tile and copied out. M == 1 (one example at
-// inference) takes a packing-free GEMV path instead.
+// inference) takes packing-free GEMV paths instead, which keep the same order (below).
+//
+// The order contract. Every kernel here except the *_naive ones computes each element of C as
+//   nb = ceil(K / KC) blocks of k, each kcBlock = ceil(K / nb) long (the last one shorter);
+//   for each block in order:  s = +0;  for each k of the block in order: s = madd(op(A)[i,k], op(B)[k,j], s);
+//                             C[i,j] = s (the first block, accumulate == 0), else C[i,j] = s + C[i,j]
+// where madd is f32x4.relaxed_madd in the relaxed build (fused on x64 with FMA; whichever way
+// the engine evaluates it, every kernel uses that same instruction) and a multiply then an add
+// in the simd build; scalar leftovers go through the same vector madd one lane at a time. Nothing in it depends on M, N, the other rows
+// or columns of C, the leading dimensions, alignment or how a caller splits C across threads, so
+// a row of C has the same bits whether it is computed alone (M == 1), in a batch of any size, or
+// as part of any row or column range. gemm_*_f32_blocked_naive compute exactly this, one
+// element at a time (the reference of the tests); gemm_*_f32_naive are the plain definitions
+// (one sequential sum over all of K, not the same bits).
 //
 // The packing buffers come from the caller: `workspace` must point to at least
 // gemm_workspace_bytes(M, N, K) bytes (any alignment; 16 is best), used only during the call,
@@ -335,6 +348,14 @@ function packStrided(dst: usize, x: usize, ld: i32, rows: i32, cols: i32, w: i32
 
 // ---- driver ---------------------------------------------------------------------------------
 
+// The K blocks: ceil(K / KC) blocks of equal size (the last one shorter), at most KC:
+// 784 = 3 x 262 rather than 384 + 384 + 16. Part of the order contract (top of the file).
+// @ts-ignore: decorator
+@inline function kBlockSize(K: i32): i32 {
+  const blocks = (K + KC - 1) / KC;
+  return (K + blocks - 1) / blocks;
+}
+
 // @ts-ignore: decorator
 @inline function align16(p: usize): usize {
   return (p + 15) & ~(<usize>15);
@@ -358,8 +379,7 @@ export function gemm_workspace_bytes(M: i32, N: i32, K: i32): usize {
                              M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32,
                              transA: bool, transB: bool): void {
   const kcMax = imin(K, KC);
-  // K blocks of equal size (at most KC): 784 = 3 x 262 rather than 384 + 384 + 16.
-  const kcBlock = (K + (K + KC - 1) / KC - 1) / ((K + KC - 1) / KC);
+  const kcBlock = kBlockSize(K);
   const pa = align16(ws);
   const pb = align16(pa + (<usize>(roundUp(imin(M, MC), MR) * kcMax) << 2));
   const tile = align16(pb + (<usize>(roundUp(imin(N, NC), NR) * kcMax) << 2));
@@ -420,52 +440,90 @@ export function gemm_workspace_bytes(M: i32, N: i32, K: i32): usize {
 }
 
 // ---- GEMV (M == 1) --------------------------------------------------------------------------
+//
+// One row of C, computed in the order contract (top of the file) without packing: bit for bit
+// the row the blocked product gives it in a batch of any size. Only the order of the work on
+// one element is fixed; which elements are computed together is free, and that is where these
+// kernels find their vectors.
 
-// c[0, j] (+)= sum_k a[k*as] * B[k*ldb + j]: one row of A times B (nn and tn with M == 1).
-// B is streamed row by row (sequential, prefetch-friendly), four rows per sweep over c, which
-// stays in L1: per vector of c, four multiply-adds, four loads of B, one load and one store.
-function gemvRowTimesB(c: usize, a: usize, aStride: usize, b: usize, accumulate: i32,
+// c[0, j] (+)= sum_k a[k*aStride] * B[k*ldb + j]: one row of A times B (nn and tn with M == 1).
+// Per K block, B's rows of the block are streamed row by row (sequential, prefetch-friendly),
+// four rows per sweep over the block sums s[0..n), which stay in L1: s[j] starts at +0 and gets
+// its updates in k order, so it is the block's madd chain; then C[j] = s[j] + C[j]. The first
+// block with accumulate == 0 is summed straight into C (C = s). s lives in the workspace (its
+// B-panel part holds at least NC floats), so N is cut into chunks of NC columns.
+function gemvRowTimesB(c: usize, a: usize, aStride: usize, b: usize, ws: usize, accumulate: i32,
                        N: i32, K: i32, ldb: i32): void {
+  const kcBlock = kBlockSize(K);
+  const s = align16(ws);
   const ldbB = <usize>ldb << 2;
-  const N4 = <usize>(N & ~3) << 2;
-  const Nb = <usize>N << 2;
+  for (let jc = 0; jc < N; jc += NC) {
+    const n = imin(NC, N - jc);
+    const cj = c + (<usize>jc << 2), bj = b + (<usize>jc << 2);
+    for (let pc = 0; pc < K; pc += kcBlock) {
+      const kc = imin(kcBlock, K - pc);
+      const direct = pc == 0 && accumulate == 0;
+      blockRowTimesB(direct ? cj : s, a + <usize>pc * aStride, aStride, bj + <usize>pc * ldbB, n, kc, ldbB);
+      if (!direct) addInto(cj, s, n);
+    }
+  }
+}
+
+// d[0..n) = sum over the kc rows k of a[k*aStride] * B[k, 0..n) (row stride ldbB bytes), each
+// element one madd chain from +0 in k order. Columns past the last multiple of 4 go one lane at
+// a time through the same vector madd (a scalar a*b + s would not fuse in the relaxed build).
+function blockRowTimesB(d: usize, a: usize, aStride: usize, b: usize, n: i32, kc: i32, ldbB: usize): void {
+  const N4 = <usize>(n & ~3) << 2;
+  const Nb = <usize>n << 2;
   let k = 0;
-  let first = accumulate == 0;
-  for (; k + 4 <= K; k += 4) {
+  let first = true;
+  for (; k + 4 <= kc; k += 4) {
     const ap = a + <usize>k * aStride;
     const x0 = v128.load32_splat(ap), x1 = v128.load32_splat(ap + aStride);
     const x2 = v128.load32_splat(ap + aStride * 2), x3 = v128.load32_splat(ap + aStride * 3);
     const s0 = b + <usize>k * ldbB, s1 = s0 + ldbB, s2 = s1 + ldbB, s3 = s2 + ldbB;
     let o: usize = 0;
     for (; o < N4; o += 16) {
-      let y = first ? f32x4.splat(0) : v128.load(c + o);
+      let y = first ? f32x4.splat(0) : v128.load(d + o);
       y = madd(x0, v128.load(s0 + o), y);
       y = madd(x1, v128.load(s1 + o), y);
       y = madd(x2, v128.load(s2 + o), y);
       y = madd(x3, v128.load(s3 + o), y);
-      v128.store(c + o, y);
+      v128.store(d + o, y);
     }
-    const f0 = f32x4.extract_lane(x0, 0), f1 = f32x4.extract_lane(x1, 0);
-    const f2 = f32x4.extract_lane(x2, 0), f3 = f32x4.extract_lane(x3, 0);
     for (; o < Nb; o += 4) {
-      let y: f32 = first ? 0 : load<f32>(c + o);
-      y += f0 * load<f32>(s0 + o) + f1 * load<f32>(s1 + o) + f2 * load<f32>(s2 + o) + f3 * load<f32>(s3 + o);
-      store<f32>(c + o, y);
+      let y = first ? f32x4.splat(0) : v128.load32_zero(d + o);
+      y = madd(x0, v128.load32_zero(s0 + o), y);
+      y = madd(x1, v128.load32_zero(s1 + o), y);
+      y = madd(x2, v128.load32_zero(s2 + o), y);
+      y = madd(x3, v128.load32_zero(s3 + o), y);
+      v128.store32_lane(d + o, y, 0);
     }
     first = false;
   }
-  for (; k < K; k++) {
+  for (; k < kc; k++) {
     const x = v128.load32_splat(a + <usize>k * aStride);
     const s0 = b + <usize>k * ldbB;
     let o: usize = 0;
     for (; o < N4; o += 16) {
-      const y = first ? f32x4.splat(0) : v128.load(c + o);
-      v128.store(c + o, madd(x, v128.load(s0 + o), y));
+      const y = first ? f32x4.splat(0) : v128.load(d + o);
+      v128.store(d + o, madd(x, v128.load(s0 + o), y));
     }
-    const f = f32x4.extract_lane(x, 0);
-    for (; o < Nb; o += 4) store<f32>(c + o, (first ? 0 : load<f32>(c + o)) + f * load<f32>(s0 + o));
+    for (; o < Nb; o += 4) {
+      const y = first ? f32x4.splat(0) : v128.load32_zero(d + o);
+      v128.store32_lane(d + o, madd(x, v128.load32_zero(s0 + o), y), 0);
+    }
     first = false;
   }
+}
+
+/** c[0..n) = s[0..n) + c[0..n): a block sum added into C, as the blocked product adds its tiles. */
+function addInto(c: usize, s: usize, n: i32): void {
+  const N4 = <usize>(n & ~3) << 2;
+  const Nb = <usize>n << 2;
+  let o: usize = 0;
+  for (; o < N4; o += 16) v128.store(c + o, f32x4.add(v128.load(s + o), v128.load(c + o)));
+  for (; o < Nb; o += 4) store<f32>(c + o, load<f32>(s + o) + load<f32>(c + o));
 }
 
 // @ts-ignore: decorator
@@ -474,28 +532,214 @@ function gemvRowTimesB(c: usize, a: usize, aStride: usize, b: usize, accumulate:
          (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
-// c[0, j] (+)= dot(a[0..K), B[j*ldb .. j*ldb + K)): one row of A times Bᵀ (nt with M == 1).
-// One row of B at a time, 16 k per step in 4 accumulators: B is read as one sequential stream
-// (twice as fast from DRAM as four interleaved rows, measured), a stays in L1.
-function gemvRowTimesBt(c: usize, a: usize, b: usize, accumulate: i32, N: i32, K: i32, ldb: i32): void {
-  const ldbB = <usize>ldb << 2;
-  const K16 = <usize>(K & ~15) << 2;
-  const Kb = <usize>K << 2;
-  let r = b;
-  for (let j = 0; j < N; j++) {
-    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-    let o: usize = 0;
-    for (; o < K16; o += 64) {
-      s0 = madd(v128.load(a + o), v128.load(r + o), s0);
-      s1 = madd(v128.load(a + o, 16), v128.load(r + o, 16), s1);
-      s2 = madd(v128.load(a + o, 32), v128.load(r + o, 32), s2);
-      s3 = madd(v128.load(a + o, 48), v128.load(r + o, 48), s3);
+// c[0, j] (+)= dot(a, B[j*ldb ..]): one row of A times Bᵀ (nt with M == 1: the dense forward of
+// one example). The contract makes each output a sequential madd chain per K block (no
+// reassociation), so the vectors run across outputs instead of along k: a "quad" is 4
+// consecutive rows of B, whose 4 x 4 blocks (4 rows x 4 consecutive k) are transposed in
+// registers into 4 columns B[j..j+4, k], each multiplied by a broadcast a[k] into an accumulator
+// whose lanes are the quad's 4 outputs. That is 8 shuffles per 4 multiply-adds, the price of the
+// contract: the x64 machine measured issues shuffles and multiply-adds on the same two pipes.
+//
+// A "chain" is 8 rows (two quads sharing the broadcasts) over one K block. An accumulator
+// advances one k per multiply-add latency, so two chains run in lockstep (4 accumulators).
+// Usually the two are the same block of 16 consecutive rows, and all 4 quads share the
+// broadcasts. But when rows are 4 KB apart (K = 1024), 16 rows read at the same k fall into one
+// 8-way set of the L1 cache and evict each other (3.5x slower, measured); then chains are taken
+// in the order (8 rows, block), so the two of a pair are mostly two blocks of the same rows,
+// read at different k (8 rows at a k fit). Each chain's block sums are added into C, a row's
+// blocks in order. Rows left over go one quad at a time; the last 1-3 rows form a quad whose missing rows
+// repeat the last one (its loads stay inside B), of which only the real lanes are stored.
+
+// Four k steps of a quad: rows at p, p + l1, p + l2, p + l3 (bytes), x0..x3 the broadcasts of
+// a[k..k+4). Returns acc advanced by k, k+1, k+2, k+3 in that order.
+// @ts-ignore: decorator
+@inline function quadStep(acc: v128, p: usize, l1: usize, l2: usize, l3: usize,
+                          x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const r0 = v128.load(p), r1 = v128.load(p + l1);
+  const lo01 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), hi01 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const r2 = v128.load(p + l2), r3 = v128.load(p + l3);
+  const lo23 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), hi23 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  acc = madd(x0, v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5), acc);
+  acc = madd(x1, v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7), acc);
+  acc = madd(x2, v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5), acc);
+  acc = madd(x3, v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7), acc);
+  return acc;
+}
+
+// quadStep with the broadcasts of a[k..k+4) loaded from a.
+// @ts-ignore: decorator
+@inline function quadStepA(acc: v128, p: usize, l1: usize, l2: usize, l3: usize, a: usize): v128 {
+  return quadStep(acc, p, l1, l2, l3, v128.load32_splat(a), v128.load32_splat(a, 4),
+                  v128.load32_splat(a, 8), v128.load32_splat(a, 12));
+}
+
+/** The column (B[row 0, k], .., B[row 3, k]) of a quad whose k-th entries are at p, p+l1, .. */
+// @ts-ignore: decorator
+@inline function quadColumn(p: usize, l1: usize, l2: usize, l3: usize): v128 {
+  let v = v128.load32_zero(p);
+  v = v128.load32_lane(p + l1, v, 1);
+  v = v128.load32_lane(p + l2, v, 2);
+  return v128.load32_lane(p + l3, v, 3);
+}
+
+/** A quad's k from byte offset o to end (the last 1-3 k of a block) into acc, column by column. */
+// @ts-ignore: decorator
+@inline function quadTail(acc: v128, p: usize, a: usize, l1: usize, l2: usize, l3: usize, o: usize, end: usize): v128 {
+  for (; o < end; o += 4) acc = madd(v128.load32_splat(a + o), quadColumn(p + o, l1, l2, l3), acc);
+  return acc;
+}
+
+/** C[0..4) = acc (set) or acc + C[0..4): a quad's block sums into C. */
+// @ts-ignore: decorator
+@inline function quadInto(d: usize, acc: v128, set: bool): void {
+  v128.store(d, set ? acc : f32x4.add(acc, v128.load(d)));
+}
+
+// Two chains in lockstep. Chain i: rows at p_i + {0, l1, l2, l3} and p_i + l4 + {0, l1, l2, l3}
+// (bytes, at its block's first k), its a at a_i, kb_i bytes of k (4 per k). The 4 sums (chain
+// 0 rows 0-3 and 4-7, chain 1 rows 0-3 and 4-7) go to out[0..16). `same` (a constant): both
+// chains are the same block of 16 consecutive rows (a1 == a0, kb1 == kb0), so all 4 quads share
+// the broadcasts. The stores to `out` in the loop are overwritten at the end: a store stays
+// ordered before the loads after it, which keeps V8 from scheduling all the loads of an
+// iteration ahead of its arithmetic (it puts a basic block's loads first) and spilling.
+// @ts-ignore: decorator
+@inline function pairOfChains(out: usize, l1: usize, l2: usize, l3: usize, l4: usize,
+                              p0: usize, a0: usize, kb0: usize, p1: usize, a1: usize, kb1: usize, same: bool): void {
+  let acc00 = f32x4.splat(0), acc01 = f32x4.splat(0), acc10 = f32x4.splat(0), acc11 = f32x4.splat(0);
+  const end = (kb0 < kb1 ? kb0 : kb1) & ~(<usize>15);
+  let o: usize = 0;
+  for (; o < end; o += 16) {
+    let x0 = v128.load32_splat(a0 + o), x1 = v128.load32_splat(a0 + o, 4);
+    let x2 = v128.load32_splat(a0 + o, 8), x3 = v128.load32_splat(a0 + o, 12);
+    acc00 = quadStep(acc00, p0 + o, l1, l2, l3, x0, x1, x2, x3);
+    v128.store(out, acc00);
+    acc01 = quadStep(acc01, p0 + l4 + o, l1, l2, l3, x0, x1, x2, x3);
+    v128.store(out, acc01, 16);
+    if (!same) {
+      x0 = v128.load32_splat(a1 + o); x1 = v128.load32_splat(a1 + o, 4);
+      x2 = v128.load32_splat(a1 + o, 8); x3 = v128.load32_splat(a1 + o, 12);
     }
-    let y = hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
-    for (; o < Kb; o += 4) y += load<f32>(a + o) * load<f32>(r + o);
-    const d = c + (<usize>j << 2);
-    store<f32>(d, accumulate ? load<f32>(d) + y : y);
-    r += ldbB;
+    acc10 = quadStep(acc10, p1 + o, l1, l2, l3, x0, x1, x2, x3);
+    v128.store(out, acc10, 32);
+    acc11 = quadStep(acc11, p1 + l4 + o, l1, l2, l3, x0, x1, x2, x3);
+  }
+  // the rest of each chain: the whole steps of the longer one (blocks differ by < 4 steps),
+  // then the last 1-3 k of each
+  for (let r = o; r + 16 <= kb0; r += 16) {
+    acc00 = quadStepA(acc00, p0 + r, l1, l2, l3, a0 + r);
+    acc01 = quadStepA(acc01, p0 + l4 + r, l1, l2, l3, a0 + r);
+  }
+  for (let r = o; r + 16 <= kb1; r += 16) {
+    acc10 = quadStepA(acc10, p1 + r, l1, l2, l3, a1 + r);
+    acc11 = quadStepA(acc11, p1 + l4 + r, l1, l2, l3, a1 + r);
+  }
+  const t0 = kb0 & ~(<usize>15), t1 = kb1 & ~(<usize>15);
+  acc00 = quadTail(acc00, p0, a0, l1, l2, l3, t0, kb0);
+  acc01 = quadTail(acc01, p0 + l4, a0, l1, l2, l3, t0, kb0);
+  acc10 = quadTail(acc10, p1, a1, l1, l2, l3, t1, kb1);
+  acc11 = quadTail(acc11, p1 + l4, a1, l1, l2, l3, t1, kb1);
+  v128.store(out, acc00); v128.store(out, acc01, 16); v128.store(out, acc10, 32); v128.store(out, acc11, 48);
+}
+
+function chainPair(out: usize, l1: usize, l2: usize, l3: usize, l4: usize,
+                   p0: usize, a0: usize, kb0: usize, p1: usize, a1: usize, kb1: usize): void {
+  pairOfChains(out, l1, l2, l3, l4, p0, a0, kb0, p1, a1, kb1, false);
+}
+
+function chainPairSame(out: usize, l1: usize, l2: usize, l3: usize, l4: usize, p0: usize, a0: usize, kb0: usize, p1: usize): void {
+  pairOfChains(out, l1, l2, l3, l4, p0, a0, kb0, p1, a0, kb0, true);
+}
+
+// Whether 16 consecutive rows (l1 bytes apart) read at the same k would put more than 4 lines
+// into one set of a 64-set L1 (the case of K = 1024, 512, 2048: 4 KB multiples).
+function rowsCrowdL1(l1: usize): bool {
+  let worst = 0;
+  for (let r: usize = 0; r < 16; r++) {
+    const set = ((r * l1) >> 6) & 63;
+    let n = 0;
+    for (let q: usize = 0; q < 16; q++) if ((((q * l1) >> 6) & 63) == set) n++;
+    if (n > worst) worst = n;
+  }
+  return worst > 4;
+}
+
+// One quad (rows at p, p + l1, p + l2, p + l3) times a, block by block (one chain at a time);
+// the block sums of its first `rows` (1..4) lanes go into c[0..rows).
+function quadTimesBt(c: usize, a: usize, p: usize, l1: usize, l2: usize, l3: usize, rows: i32,
+                     accumulate: i32, K: i32, kcBlock: i32): void {
+  for (let pc = 0; pc < K; pc += kcBlock) {
+    const kc = imin(kcBlock, K - pc);
+    let o = <usize>pc << 2;
+    const end4 = o + (<usize>(kc & ~3) << 2), end = o + (<usize>kc << 2);
+    let acc = f32x4.splat(0);
+    for (; o < end4; o += 16) acc = quadStepA(acc, p + o, l1, l2, l3, a + o);
+    acc = quadTail(acc, p, a, l1, l2, l3, o, end);
+    const set = pc == 0 && accumulate == 0;
+    if (rows == 4) {
+      quadInto(c, acc, set);
+    } else {
+      const y0 = f32x4.extract_lane(acc, 0), y1 = f32x4.extract_lane(acc, 1), y2 = f32x4.extract_lane(acc, 2);
+      store<f32>(c, set ? y0 : y0 + load<f32>(c));
+      if (rows > 1) store<f32>(c, set ? y1 : y1 + load<f32>(c, 4), 4);
+      if (rows > 2) store<f32>(c, set ? y2 : y2 + load<f32>(c, 8), 8);
+    }
+  }
+}
+
+function gemvRowTimesBt(c: usize, a: usize, b: usize, ws: usize, accumulate: i32, N: i32, K: i32, ldb: i32): void {
+  const kcBlock = kBlockSize(K);
+  const blocks = (K + kcBlock - 1) / kcBlock;
+  const l1 = <usize>ldb << 2, l4 = l1 * 4;
+  const sums = align16(ws);
+  const octs = N >> 3;
+  if (!rowsCrowdL1(l1)) {
+    // pairs of chains = one block of 16 rows (two octs), blocks in order; an odd last oct is
+    // paired with itself (computed twice, stored once)
+    for (let o0 = 0; o0 < octs; o0 += 2) {
+      const o1 = imin(o0 + 1, octs - 1);
+      for (let blk = 0; blk < blocks; blk++) {
+        const k0 = blk * kcBlock, set = blk == 0 && accumulate == 0;
+        chainPairSame(sums, l1, l1 * 2, l1 * 3, l4, b + <usize>o0 * (l4 << 1) + (<usize>k0 << 2), a + (<usize>k0 << 2),
+                      <usize>imin(kcBlock, K - k0) << 2, b + <usize>o1 * (l4 << 1) + (<usize>k0 << 2));
+        const d0 = c + (<usize>o0 << 5);
+        quadInto(d0, v128.load(sums), set); quadInto(d0 + 16, v128.load(sums, 16), set);
+        if (o1 > o0) { quadInto(d0 + 32, v128.load(sums, 32), set); quadInto(d0 + 48, v128.load(sums, 48), set); }
+      }
+    }
+  } else {
+    // rows 4 KB apart: pairs of chains in the order (8 rows, block), mostly two blocks of one
+    // oct, read at different k
+    const chains = octs * blocks;
+    let oct = 0, blk = 0; // of the next chain
+    for (let g = 0; g < chains; g += 2) {
+      const oct0 = oct, blk0 = blk;
+      if (++blk == blocks) { blk = 0; oct++; }
+      const one = g + 1 == chains; // an odd chain out: computed twice, stored once
+      const oct1 = one ? oct0 : oct, blk1 = one ? blk0 : blk;
+      if (!one && ++blk == blocks) { blk = 0; oct++; }
+      const k0 = blk0 * kcBlock, k1 = blk1 * kcBlock;
+      chainPair(sums, l1, l1 * 2, l1 * 3, l4,
+                b + <usize>oct0 * (l4 << 1) + (<usize>k0 << 2), a + (<usize>k0 << 2), <usize>imin(kcBlock, K - k0) << 2,
+                b + <usize>oct1 * (l4 << 1) + (<usize>k1 << 2), a + (<usize>k1 << 2), <usize>imin(kcBlock, K - k1) << 2);
+      const d0 = c + (<usize>oct0 << 5), set0 = blk0 == 0 && accumulate == 0;
+      quadInto(d0, v128.load(sums), set0);
+      quadInto(d0 + 16, v128.load(sums, 16), set0);
+      if (!one) {
+        const d1 = c + (<usize>oct1 << 5), set1 = blk1 == 0 && accumulate == 0;
+        quadInto(d1, v128.load(sums, 32), set1);
+        quadInto(d1 + 16, v128.load(sums, 48), set1);
+      }
+    }
+  }
+  let j = N & ~7;
+  if (j + 4 <= N) {
+    quadTimesBt(c + (<usize>j << 2), a, b + <usize>j * l1, l1, l1 * 2, l1 * 3, 4, accumulate, K, kcBlock);
+    j += 4;
+  }
+  const rows = N - j;
+  if (rows > 0) { // the missing rows of the last quad repeat its last row
+    quadTimesBt(c + (<usize>j << 2), a, b + <usize>j * l1, l1 * imin(1, rows - 1), l1 * imin(2, rows - 1),
+                l1 * <usize>(rows - 1), rows, accumulate, K, kcBlock);
   }
 }
 
@@ -517,7 +761,7 @@ export function gemm_nn_f32(c: usize, a: usize, b: usize, workspace: usize, accu
                             M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32): void {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) { emptyProduct(c, accumulate, M, N, ldc); return; }
-  if (M == 1) { gemvRowTimesB(c, a, 4, b, accumulate, N, K, ldb); return; }
+  if (M == 1) { gemvRowTimesB(c, a, 4, b, workspace, accumulate, N, K, ldb); return; }
   gemmBlocked(c, a, b, workspace, accumulate, M, N, K, lda, ldb, ldc, false, false);
 }
 
@@ -530,7 +774,7 @@ export function gemm_nt_f32(c: usize, a: usize, b: usize, workspace: usize, accu
                             M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32): void {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) { emptyProduct(c, accumulate, M, N, ldc); return; }
-  if (M == 1) { gemvRowTimesBt(c, a, b, accumulate, N, K, ldb); return; }
+  if (M == 1) { gemvRowTimesBt(c, a, b, workspace, accumulate, N, K, ldb); return; }
   gemmBlocked(c, a, b, workspace, accumulate, M, N, K, lda, ldb, ldc, false, true);
 }
 
@@ -543,7 +787,7 @@ export function gemm_tn_f32(c: usize, a: usize, b: usize, workspace: usize, accu
                             M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32): void {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) { emptyProduct(c, accumulate, M, N, ldc); return; }
-  if (M == 1) { gemvRowTimesB(c, a, <usize>lda << 2, b, accumulate, N, K, ldb); return; }
+  if (M == 1) { gemvRowTimesB(c, a, <usize>lda << 2, b, workspace, accumulate, N, K, ldb); return; }
   gemmBlocked(c, a, b, workspace, accumulate, M, N, K, lda, ldb, ldc, true, false);
 }
 
@@ -633,6 +877,58 @@ export function gemm_tn_f32_naive(c: usize, a: usize, b: usize, workspace: usize
       store<f32>(d, accumulate ? load<f32>(d) + s : s);
     }
   }
+}
+
+// ---- the order contract, one element at a time ------------------------------------------------
+
+// One multiply-add on floats: lane 0 of the vector madd, so that it fuses in the relaxed build
+// exactly as the kernels' (a scalar a * b + s would round twice there).
+// @ts-ignore: decorator
+@inline function madd1(a: f32, b: f32, s: f32): f32 {
+  return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(s)), 0);
+}
+
+// The reference for the bits of the fast kernels: each C element summed as the order contract
+// (top of the file) says, one at a time. transA / transB as in gemmBlocked.
+// @ts-ignore: decorator
+@inline function gemmOrdered(c: usize, a: usize, b: usize, accumulate: i32, M: i32, N: i32, K: i32,
+                             lda: i32, ldb: i32, ldc: i32, transA: bool, transB: bool): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) { emptyProduct(c, accumulate, M, N, ldc); return; }
+  const kcBlock = kBlockSize(K);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      const d = c + ((<usize>i * ldc + j) << 2);
+      for (let pc = 0; pc < K; pc += kcBlock) {
+        const kEnd = imin(K, pc + kcBlock);
+        let s: f32 = 0;
+        for (let k = pc; k < kEnd; k++) {
+          const x = load<f32>(a + ((transA ? <usize>k * lda + i : <usize>i * lda + k) << 2));
+          const y = load<f32>(b + ((transB ? <usize>j * ldb + k : <usize>k * ldb + j) << 2));
+          s = madd1(x, y, s);
+        }
+        store<f32>(d, pc == 0 && accumulate == 0 ? s : s + load<f32>(d));
+      }
+    }
+  }
+}
+
+/** gemm_nn_f32's exact bits, one element at a time in the order contract (same arguments). */
+export function gemm_nn_f32_blocked_naive(c: usize, a: usize, b: usize, workspace: usize, accumulate: i32,
+                                          M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32): void {
+  gemmOrdered(c, a, b, accumulate, M, N, K, lda, ldb, ldc, false, false);
+}
+
+/** gemm_nt_f32's exact bits, one element at a time in the order contract (same arguments). */
+export function gemm_nt_f32_blocked_naive(c: usize, a: usize, b: usize, workspace: usize, accumulate: i32,
+                                          M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32): void {
+  gemmOrdered(c, a, b, accumulate, M, N, K, lda, ldb, ldc, false, true);
+}
+
+/** gemm_tn_f32's exact bits, one element at a time in the order contract (same arguments). */
+export function gemm_tn_f32_blocked_naive(c: usize, a: usize, b: usize, workspace: usize, accumulate: i32,
+                                          M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32): void {
+  gemmOrdered(c, a, b, accumulate, M, N, K, lda, ldb, ldc, true, false);
 }
 
 // ---- peak microbenchmark ----------------------------------------------------------------------

@@ -4,12 +4,11 @@
 // autocannon, on loopback only, bounded in time. Each configuration runs in a fresh server
 // process (so its RSS is its own), after a short warm-up:
 //   on        micro-batching (the default server)
-//   off       no micro-batching, batch-invariant answers (a lone row is predicted as two rows,
-//             the same GEMM path as in a batch — the server's default guarantee)
-//   off-gemv  no micro-batching, batchInvariant: false (a lone row takes thinnet's faster GEMV
-//             path; its last bits differ from the batched answer): the fastest unbatched server
+//   off       no micro-batching: a lone row takes thinnet's single-row (GEMV) path, whose
+//             answer has the bits of the batched one (since 2026-12-04; before, the server
+//             predicted it as two rows to get them, and an 'off-gemv' mode measured the GEMV)
 // Prints requests/s, p50/p99 latency, errors, RSS at start and end, mean rows per model call,
-// and the ratio of 'on' to each 'off'.
+// and the ratio of 'on' to 'off'.
 //
 //   npm run bench:serve                                  # 60 s per configuration, 64 connections, 2 threads
 //   node bench/serve.mjs --duration 10 --connections 32 --threads 2 --modes on,off
@@ -24,7 +23,6 @@ const self = fileURLToPath(import.meta.url);
 const MODES = {
   on: { batching: true },
   off: { batching: false },
-  'off-gemv': { batching: false, batchInvariant: false },
 };
 
 if (process.argv[2] === '--child') await child(JSON.parse(process.argv[3]));
@@ -74,7 +72,7 @@ async function scrape(url) {
 async function main() {
   const { values } = parseArgs({ options: {
     duration: { type: 'string', default: '60' }, connections: { type: 'string', default: '64' }, threads: { type: 'string', default: '2' },
-    modes: { type: 'string', default: 'on,off,off-gemv' }, 'max-batch': { type: 'string', default: '128' }, 'max-wait-ms': { type: 'string', default: '2' },
+    modes: { type: 'string', default: 'on,off' }, 'max-batch': { type: 'string', default: '128' }, 'max-wait-ms': { type: 'string', default: '2' },
     warmup: { type: 'string', default: '3' },
   } });
   const duration = Number(values.duration), connections = Number(values.connections), threads = Number(values.threads), warmup = Number(values.warmup);

@@ -164,11 +164,11 @@ for (const build of BUILDS) {
     beforeAll(async () => { raw = await loadRaw(build); });
 
     /**
-     * Unit blocks [u0, u1) that cover [0, outF), cut at awkward places. For dW no block is a single
-     * unit when outF > 1 (a one-row product is a GEMV, summed in another order; linalg never cuts so).
+     * Unit blocks [u0, u1) that cover [0, outF), cut at awkward places, single units among them
+     * (a one-unit block of dW is a one-row product, the GEMV path, which keeps the GEMM's order).
      */
-    const blocksOf = (outF: number, noSingle = false): [number, number][] => {
-      const cuts = [0, ...[3, 8, 16, 21].filter((c) => c < outF - (noSingle ? 1 : 0)), outF];
+    const blocksOf = (outF: number): [number, number][] => {
+      const cuts = [0, ...[3, 8, 16, 21].filter((c) => c < outF), outF];
       return cuts.slice(1).map((e, i) => [cuts[i], e]);
     };
 
@@ -221,7 +221,7 @@ for (const build of BUILDS) {
         const dw1 = raw.putF32(dw0), db1 = raw.putF32(db0), dw2 = raw.putF32(dw0), db2 = raw.putF32(db0);
         const ws = raw.alloc(raw.exports.dense_workspace_bytes(batch, inF, outF) >>> 0);
         raw.exports.dense_backward_f32(0, dw1, db1, pdy, px, pw, ws, acc ? 1 : 0, batch, inF, outF);
-        for (const [u0, u1] of blocksOf(outF, true)) {
+        for (const [u0, u1] of blocksOf(outF)) {
           raw.exports.dense_backward_weights_f32(dw2 + 4 * u0 * inF, db2 + 4 * u0, pdy + 4 * u0, px, ws, acc ? 1 : 0, batch, inF, u1 - u0, outF);
         }
         const what = `${build} weights ${batch}x${inF}x${outF} acc=${acc}`;

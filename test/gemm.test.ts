@@ -1,8 +1,22 @@
 // GEMM kernels (assembly/gemm.ts) against a float64 reference: every kernel, fast and naive, in
 // both builds, at tile-edge and prime sizes, accumulate on and off, leading dimensions wider
-// than the matrices, unaligned pointers, the M = 1 (GEMV) path, and one layer-sized shape.
+// than the matrices, unaligned pointers, the M = 1 (GEMV) path, and one layer-sized shape. Then
+// the order contract, bit for bit: the fast kernels against gemm_*_f32_blocked_naive (the
+// contract one element at a time), and a single row (M = 1) against the same row inside
+// products of several rows.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { BUILDS, loadRaw, expectClose, testValues, type RawKernels } from './helpers/wasm';
+
+/** Throws at the first element whose float32 bits differ (so +0 and -0 differ, as NaN payloads would). */
+function expectBits(got: Uint32Array, want: Uint32Array, what: string): void {
+  if (got.length !== want.length) throw new Error(`${what}: length ${got.length} != ${want.length}`);
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] !== want[i]) {
+      const f = (u: number) => new Float32Array(new Uint32Array([u]).buffer)[0];
+      throw new Error(`${what}: element ${i} has bits ${got[i].toString(16)} (${f(got[i])}), want ${want[i].toString(16)} (${f(want[i])})`);
+    }
+  }
+}
 
 type Op = 'nn' | 'nt' | 'tn';
 const OPS: Op[] = ['nn', 'nt', 'tn'];
@@ -92,13 +106,14 @@ for (const build of BUILDS) {
       for (const op of OPS) {
         expect(typeof raw.exports[`gemm_${op}_f32`]).toBe('function');
         expect(typeof raw.exports[`gemm_${op}_f32_naive`]).toBe('function');
+        expect(typeof raw.exports[`gemm_${op}_f32_blocked_naive`]).toBe('function');
       }
       expect(raw.exports.gemm_workspace_bytes(100, 1024, 784) >>> 0).toBeGreaterThan(0);
       expect(Number.isFinite(raw.exports.gemm_peak_f32(10))).toBe(true);
     });
 
     for (const op of OPS) {
-      for (const variant of ['', '_naive']) {
+      for (const variant of ['', '_naive', '_blocked_naive']) {
         const name = `gemm_${op}_f32${variant}`;
 
         it(`${name}: every (M, N, K) over {${SIZES.join(',')}}, accumulate on/off`, () => {
@@ -150,7 +165,7 @@ for (const build of BUILDS) {
         runCase(raw, `gemm_${op}_f32`, tight(op, 100, 1024, 784, true), 12345);
       });
 
-      for (const variant of ['', '_naive']) {
+      for (const variant of ['', '_naive', '_blocked_naive']) {
         it(`gemm_${op}_f32${variant}: M or N = 0 leaves C alone; K = 0 is the empty product`, () => {
           const pc = raw.putF32([1, 2, 3, 4, 5, 6]);
           const ws = raw.alloc(64);
@@ -164,6 +179,75 @@ for (const build of BUILDS) {
           raw.free(pc); raw.free(ws);
         });
       }
+    }
+
+    // ---- the order contract, bit for bit -------------------------------------------------------
+
+    for (const op of OPS) {
+      it(`gemm_${op}_f32 has the bits of gemm_${op}_f32_blocked_naive: every (M, N, K) over {${SIZES.join(',')}}`, () => {
+        let seed = 40000;
+        for (const M of SIZES) for (const N of SIZES) for (const K of SIZES) {
+          const accumulate = ((M + N + K) & 1) === 1;
+          const c = tight(op, M, N, K, accumulate);
+          const s = storedShape(op, M, N, K);
+          const A = testValues((s.aRows - 1) * c.lda + s.aCols, seed++), B = testValues((s.bRows - 1) * c.ldb + s.bCols, seed++);
+          const C0 = testValues(M * N, seed++);
+          const pa = raw.putF32(A), pb = raw.putF32(B), pc = raw.putF32(C0), pn = raw.putF32(C0);
+          const ws = raw.alloc(raw.exports.gemm_workspace_bytes(M, N, K) >>> 0);
+          raw.exports[`gemm_${op}_f32`](pc, pa, pb, ws, accumulate ? 1 : 0, M, N, K, c.lda, c.ldb, c.ldc);
+          raw.exports[`gemm_${op}_f32_blocked_naive`](pn, pa, pb, 0, accumulate ? 1 : 0, M, N, K, c.lda, c.ldb, c.ldc);
+          expectBits(raw.u32(pc, M * N), raw.u32(pn, M * N), `${build} ${op} M=${M} N=${N} K=${K} acc=${accumulate}`);
+          for (const p of [pa, pb, pc, pn, ws]) raw.free(p);
+        }
+      });
+
+      // K around the block edges (KC = 384: 1, 2 and 3 blocks, and 9 for 3136), odd N.
+      const INV_K = [1, 3, 7, 16, 17, 383, 384, 385, 768, 769, 784, 1024, 3136];
+      const INV_N = [1, 3, 5, 8, 13, 1000];
+      it(`gemm_${op}_f32: a single row (M = 1) has the bits of that row in M = 7 and M = MR + 1 products`, () => {
+        const MR = raw.exports.gemm_tile_rows();
+        const MA = 7; // A is made for 7 rows; the MR + 1 product uses its first rows
+        let seed = 50000, n = 0;
+        for (const K of INV_K) for (const N of INV_N) {
+          n++;
+          const pad = n % 3 === 0 ? 3 : 0; // leading dimensions wider than the matrices
+          const skew = n % 2 ? 4 : 0;      // pointers off 16-byte alignment
+          const s = storedShape(op, MA, N, K);
+          const lda = s.aCols + pad, ldb = s.bCols + pad, ldc = N + pad;
+          const aLen = (s.aRows - 1) * lda + s.aCols, bLen = (s.bRows - 1) * ldb + s.bCols;
+          const A = testValues(aLen, seed++), B = testValues(bLen, seed++), C0 = testValues(MA * ldc, seed++);
+          const pa = raw.alloc(aLen * 4 + 16) + skew, pb = raw.alloc(bLen * 4 + 16) + skew;
+          const pc = raw.alloc(MA * ldc * 4 + 16) + skew, p1 = raw.alloc(ldc * 4 + 16) + skew;
+          const wsM = raw.alloc(raw.exports.gemm_workspace_bytes(MA, N, K) >>> 0);
+          const ws1Bytes = raw.exports.gemm_workspace_bytes(1, N, K) >>> 0;
+          const ws1 = raw.alloc(ws1Bytes + 64 + 16) + skew;
+          try {
+            raw.f32(pa, aLen).set(A); raw.f32(pb, bLen).set(B);
+            for (const M of [MA, MR + 1]) for (const acc of [0, 1]) {
+              const Cin = Float32Array.from(C0.subarray(0, M * ldc));
+              if (!acc) Cin.fill(NaN); // never read
+              raw.f32(pc, M * ldc).set(Cin);
+              raw.exports[`gemm_${op}_f32`](pc, pa, pb, wsM, acc, M, N, K, lda, ldb, ldc);
+              for (const i of new Set([0, 3, M - 1])) {
+                const what = `${build} ${op} row ${i} of M=${M} N=${N} K=${K} acc=${acc} pad=${pad} skew=${skew}`;
+                const ai = op === 'tn' ? pa + 4 * i : pa + 4 * i * lda; // row i of op(A)
+                const want = raw.u32(pc + 4 * i * ldc, N).slice();
+                raw.f32(p1, N).set(Cin.subarray(i * ldc, i * ldc + N));
+                raw.f32(ws1 + ws1Bytes, 16).fill(CANARY);
+                raw.exports[`gemm_${op}_f32`](p1, ai, pb, ws1, acc, 1, N, K, lda, ldb, ldc);
+                expectBits(raw.u32(p1, N), want, what);
+                if (raw.f32(ws1 + ws1Bytes, 16).some((v) => v !== Math.fround(CANARY))) throw new Error(`${what}: workspace overrun`);
+                raw.f32(p1, N).set(Cin.subarray(i * ldc, i * ldc + N));
+                raw.exports[`gemm_${op}_f32_blocked_naive`](p1, ai, pb, 0, acc, 1, N, K, lda, ldb, ldc);
+                expectBits(raw.u32(p1, N), want, `${what} (blocked_naive)`);
+              }
+            }
+          } finally {
+            for (const p of [pa, pb, pc, p1, ws1]) raw.free(p - skew);
+            raw.free(wsM);
+          }
+        }
+      });
     }
 
     it('row ranges of C computed separately (offset C and A pointers) equal the whole product', () => {

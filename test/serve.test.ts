@@ -116,8 +116,8 @@ describe('micro-batching', () => {
         expect(answers[i].json).toMatchObject({ mode: 'weightScaling', rows: n });
         expect(bits(answers[i].json.predictions)).toEqual(bits(unbatched[i].json.predictions));
         expect(bits(answers[i].json.predictions)).toEqual(bitsOf(all.subarray(r * C, (r + n) * C)));
-        // a multi-row request equals model.predict of its own rows, exactly
-        if (n > 1) expect(bits(answers[i].json.predictions)).toEqual(bitsOf(model.predict(x)));
+        // every request equals model.predict of its own rows, exactly (one row included)
+        expect(bits(answers[i].json.predictions)).toEqual(bitsOf(model.predict(x)));
         r += n;
       });
     } finally {
@@ -126,20 +126,26 @@ describe('micro-batching', () => {
     }
   });
 
-  test('a lone row is predicted batch-invariantly (as in a batch); batchInvariant: false gives model.predict(row) itself', async () => {
+  test('a lone row is answered as model.predict(row), which is its row in a batch; batchInvariant is accepted and changes nothing', async () => {
     const x = rows(500, 1);
     const twice = new Float32Array(2 * F);
     twice.set(x); twice.set(x, F);
-    const inBatch = model.predict(twice).subarray(0, C);
     const own = model.predict(x); // thinnet's single-row (GEMV) path
-    const invariant = await tn.serve(model, { port: 0 });
-    const fast = await tn.serve(model, { port: 0, batchInvariant: false, batching: false });
+    expect(bitsOf(own)).toEqual(bitsOf(model.predict(twice).subarray(0, C))); // the same bits as in a batch
+    const servers = [
+      await tn.serve(model, { port: 0 }),
+      await tn.serve(model, { port: 0, batching: false }),
+      await tn.serve(model, { port: 0, batchInvariant: false, batching: false }),
+      await tn.serve(model, { port: 0, batchInvariant: true }),
+    ];
     try {
-      expect(bits((await postRows(invariant.url, x)).json.predictions)).toEqual(bitsOf(inBatch));
-      expect(bits((await postRows(fast.url, x)).json.predictions)).toEqual(bitsOf(own));
+      for (const s of servers) {
+        expect(bits((await postRows(s.url, x)).json.predictions)).toEqual(bitsOf(own));
+        const meta = await (await fetch(s.url + '/')).json();
+        expect(meta.batching.batchInvariant).toBe(true);
+      }
     } finally {
-      await invariant.close();
-      await fast.close();
+      for (const s of servers) await s.close();
     }
   });
 

@@ -89,6 +89,44 @@ describe('worker pool', () => {
   });
 });
 
+describe('a single row is batch-invariant', () => {
+  // model.predict(row) takes the one-row (GEMV) kernels, a batch the packed GEMM, split over the
+  // pool by columns or rows; the order contract of assembly/gemm.ts makes every row the same bits.
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  const nets: Array<[string, number, tn.LayerSpec[]]> = [
+    ['784-1024-1024-10 (the paper\'s MNIST net)', 784, [
+      tn.layers.dropout({ keep: 0.8 }), tn.layers.dense({ units: 1024, activation: 'relu' }),
+      tn.layers.dropout({ keep: 0.5 }), tn.layers.dense({ units: 1024, activation: 'relu' }),
+      tn.layers.dropout({ keep: 0.5 }), tn.layers.dense({ units: 10, activation: 'softmax' })]],
+    ['385-13-7-3 (odd widths)', 385, [
+      tn.layers.dense({ units: 13, activation: 'tanh' }), tn.layers.dropout({ keep: 0.5 }),
+      tn.layers.dense({ units: 7, activation: 'relu' }), tn.layers.dense({ units: 3 })]],
+  ];
+  for (const threads of [1, 2]) {
+    for (const [name, inputs, layers] of nets) {
+      test(`${name}, ${threads} thread${threads > 1 ? 's' : ''}: predict(row) has the bits of that row of predict(batch)`, async () => {
+        await tn.close();
+        expect((await tn.ready({ threads })).threads).toBe(threads);
+        const model = tn.sequential({ inputShape: [inputs], seed: 5, layers });
+        try {
+          // 37 rows (columns split over the pool) and 1001 (the 10-wide last layer by rows)
+          for (const rows of [37, 1001]) {
+            const x = testValues(rows * inputs, rows);
+            const all = model.predict(x, { batchSize: rows });
+            const C = model.outputSize;
+            for (const r of [0, 1, 17, rows - 1]) {
+              const one = model.predict(x.subarray(r * inputs, (r + 1) * inputs));
+              expect(bits(one), `row ${r} of ${rows}`).toEqual(bits(all.subarray(r * C, (r + 1) * C)));
+            }
+          }
+        } finally {
+          model.dispose();
+        }
+      });
+    }
+  }
+});
+
 describe('the lazy pool (Node)', () => {
   test('ready() spawns no worker; a small prediction does not wait for one; the workers come after it', () => {
     const out = execFileSync(process.execPath, [fileURLToPath(new URL('./fixtures/lazy-pool-child.mjs', import.meta.url))],

@@ -10,9 +10,10 @@
 // each thread computes the dW rows, and db entries, of a block of units). Rows are cut at
 // multiples of the register tile's height and columns at multiples of its width, so no thread
 // computes a partial tile. Each element of C is the same sequence of float operations whichever
-// thread computes it (the K blocking depends on K only), so results are bit-identical to one
-// thread; the one exception, the GEMV path taken when a call has a single row, is avoided by
-// never giving a thread a single row of a product that has more.
+// thread computes it (the order contract of assembly/gemm.ts: it depends on K only, and the
+// single-row GEMV paths keep it too), so results are bit-identical to one thread. Row splits
+// still never give a thread a single row of a larger product (`noSingle`), a rule from when the
+// GEMV summed in another order; it is no longer needed for the bits, and harmless.
 import type { Runtime } from '../wasm/runtime.js';
 import type { Job } from '../threads/pool.js';
 import { splitRange } from '../threads/split.js';

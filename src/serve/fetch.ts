@@ -1,8 +1,9 @@
 // The /predict API as a fetch handler, for module Workers (Cloudflare's workerd, and any runtime
 // with Request/Response): the same routes, request format, checks and JSON answers as the Node
 // server (protocol.ts), without Node. One isolate runs one thread and answers one request at a
-// time, so there is no micro-batching; weight-scaling answers are batch-invariant as the Node
-// server's (predictor.ts), so both give the same bits for the same model and backend.
+// time, so there is no micro-batching; weight-scaling answers equal model.predict of the
+// request's rows, as the Node server's (predictor.ts), so both give the same bits for the same
+// model and backend.
 //
 //   import * as tn from 'thinnet';
 //   import { createFetchHandler } from 'thinnet/serve/fetch';
@@ -24,7 +25,7 @@ export interface FetchHandlerOptions {
   load: () => Promise<Sequential>;
   /** Request limits (defaults as the Node server's: 8 MiB, 1000 rows, mc ≤ 100). */
   limits?: Partial<Limits>;
-  /** Batch-invariant weight-scaling answers (default true; see predictor.ts). */
+  /** Accepted for compatibility, no effect: every answer is batch-invariant (see predictor.ts). */
   batchInvariant?: boolean;
 }
 
@@ -63,7 +64,6 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
 export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
   if (!options || typeof options.load !== 'function') throw new TypeError('thinnet createFetchHandler: options.load must be a function that resolves to a model');
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const batchInvariant = options.batchInvariant ?? true;
   let loading: Promise<{ model: Sequential; info: ModelInfo }> | undefined;
 
   const model = () => {
@@ -90,7 +90,7 @@ export function createFetchHandler(options: FetchHandlerOptions): FetchHandler {
     }
     const body = await readLimited(request, limits.maxBodyBytes);
     const req = parsePredict(body, request.headers.get('content-type'), url.searchParams, m.inputSize, limits);
-    return json(200, predictResponse(req, predictAlone(m, req, batchInvariant), m.outputSize));
+    return json(200, predictResponse(req, predictAlone(m, req), m.outputSize));
   }
 
   return {

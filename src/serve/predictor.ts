@@ -2,13 +2,13 @@
 // deterministic requests coalesced into one model.predict call.
 //
 // What "identical" means here. A weight-scaling prediction of a row is the same sequence of
-// float operations whatever other rows share its batch, with one exception inside thinnet: a
-// product with a single row takes the GEMV kernel, whose sums round differently from the
-// packed GEMM of two or more rows (src/kernels/linalg.ts). So with `batchInvariant` (the
-// default) a lone row is predicted as two copies of itself and the first answer kept: every
-// deterministic answer then takes the GEMM path and is bit for bit the same whether the request
-// was batched with 0 or 100 others — and equal to model.predict(x) of the request's rows when
-// it has two or more (a one-row request equals model.predict([row, row]) row 0).
+// float operations whatever other rows share its batch, a single row included: thinnet's
+// one-row (GEMV) kernels keep the order of the packed GEMM (the order contract of
+// assembly/gemm.ts). So every deterministic answer is bit for bit the same whether the request
+// was batched with 0 or 100 others, and equals model.predict(x) of the request's own rows.
+// (Until 2026-12 the GEMV summed in another order, and the `batchInvariant` option, on by
+// default, predicted a lone row as two copies of itself to get the batched bits; it is still
+// accepted, and has no effect.)
 //
 // Monte-Carlo requests (mc > 0, uncertainty) are never coalesced: a dropout mask depends on the
 // row's position within its batch, so batching would change which thinned networks a row sees.
@@ -24,33 +24,24 @@ export interface BatchOptions {
   maxRows: number;
   /** How long the first request of a batch waits for others to join (ms). */
   maxWaitMs: number;
-  /** See the top of this file (default true). */
-  batchInvariant: boolean;
 }
 
-export const DEFAULT_BATCH: BatchOptions = { enabled: true, maxRows: 128, maxWaitMs: 2, batchInvariant: true };
+export const DEFAULT_BATCH: BatchOptions = { enabled: true, maxRows: 128, maxWaitMs: 2 };
 
-/** The deterministic (weight-scaling) outputs of `rows` rows; see batchInvariant above. */
-function weightScaling(model: Sequential, x: Float32Array | Uint8Array, rows: number, batchInvariant: boolean): Float32Array {
-  if (rows === 1 && batchInvariant) {
-    const F = model.inputSize;
-    const twice = x instanceof Uint8Array ? new Uint8Array(2 * F) : new Float32Array(2 * F);
-    twice.set(x);
-    twice.set(x, F);
-    return model.predict(twice, { batchSize: 2 }).slice(0, model.outputSize);
-  }
-  // one pass over all rows: predict's default batchSize (1000) would split a larger batch
+/** The deterministic (weight-scaling) outputs of `rows` rows, in one pass (predict's default
+ *  batchSize, 1000, would split a larger batch; the bits would not change). */
+function weightScaling(model: Sequential, x: Float32Array | Uint8Array, rows: number): Float32Array {
   return model.predict(x, { batchSize: Math.max(rows, 1) });
 }
 
 /** One request on its own. */
-export function predictAlone(model: Sequential, req: PredictRequest, batchInvariant: boolean): PredictResult {
+export function predictAlone(model: Sequential, req: PredictRequest): PredictResult {
   if (req.uncertainty) {
     const u = model.predictWithUncertainty(req.x, { samples: req.mc });
     return { predictions: u.mean, variance: u.variance, entropy: u.entropy, mutualInformation: u.mutualInformation };
   }
   if (req.mc > 0) return { predictions: model.predict(req.x, { mc: req.mc }) };
-  return { predictions: weightScaling(model, req.x, req.rows, batchInvariant) };
+  return { predictions: weightScaling(model, req.x, req.rows) };
 }
 
 interface Job {
@@ -180,7 +171,7 @@ export class Batcher {
 
   private runAlone(job: Job): void {
     try {
-      job.resolve(predictAlone(job.model, job.req, this.options.batchInvariant));
+      job.resolve(predictAlone(job.model, job.req));
     } catch (e) {
       job.reject(e);
     }
@@ -195,7 +186,7 @@ export class Batcher {
     for (const j of batch) { x.set(j.req.x, r * F); r += j.req.rows; }
     let out: Float32Array;
     try {
-      out = weightScaling(model, x, rows, this.options.batchInvariant);
+      out = weightScaling(model, x, rows);
     } catch {
       // one request's rows overflowed inside the network (inputs are checked finite, but huge
       // values can still overflow float32): answer each request alone, so only that one fails

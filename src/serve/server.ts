@@ -42,7 +42,8 @@ export interface ServeOptions {
   maxBatchRows?: number;
   /** How long a request waits for others to batch with, ms (default 2). */
   maxWaitMs?: number;
-  /** Every weight-scaling answer independent of batching, bit for bit (default true; see predictor.ts). */
+  /** Accepted for compatibility, no effect: every weight-scaling answer is independent of
+   *  batching, bit for bit, and equals model.predict of the request's rows (see predictor.ts). */
   batchInvariant?: boolean;
   /** Largest request body, bytes (default 8 MiB). */
   maxBodyBytes?: number;
@@ -146,8 +147,8 @@ export async function serve(source: ModelSource, options: ServeOptions = {}): Pr
   };
   const batching: BatchOptions = {
     enabled: o.batching ?? DEFAULT_BATCH.enabled, maxRows: o.maxBatchRows ?? DEFAULT_BATCH.maxRows,
-    maxWaitMs: o.maxWaitMs ?? DEFAULT_BATCH.maxWaitMs, batchInvariant: o.batchInvariant ?? DEFAULT_BATCH.batchInvariant,
-  };
+    maxWaitMs: o.maxWaitMs ?? DEFAULT_BATCH.maxWaitMs,
+  }; // o.batchInvariant: checked, no effect (predictor.ts)
   const timeoutMs = o.timeoutMs ?? 10_000, maxConcurrent = o.maxConcurrent ?? 256, drainTimeoutMs = o.drainTimeoutMs ?? 10_000;
   const log = o.log ?? (() => {});
   const first = await open(source, o.load);
@@ -208,7 +209,7 @@ export async function serve(source: ModelSource, options: ServeOptions = {}): Pr
   function metadata(): string {
     return JSON.stringify(serverMetadata(slot.model, slot.info, {
       server: 'node', runtime: { backend: info.backend, threads: info.threads }, limits,
-      batching: { enabled: batching.enabled, maxBatchRows: batching.maxRows, maxWaitMs: batching.maxWaitMs, batchInvariant: batching.batchInvariant },
+      batching: { enabled: batching.enabled, maxBatchRows: batching.maxRows, maxWaitMs: batching.maxWaitMs, batchInvariant: true },
     }));
   }
 

@@ -8,8 +8,9 @@ export interface SplitOptions {
   /** No range is smaller than this (except the last; default: align). */
   minChunk?: number;
   /**
-   * Merge a last range of one item into the one before (a one-row product takes the GEMV path,
-   * which sums in another order, so a thread must never get a single row of a larger product).
+   * Merge a last range of one item into the one before. (Products used it so that a thread never
+   * got a single row of a larger product, when the one-row GEMV path summed in another order;
+   * it now keeps the GEMM's order, so this no longer changes any bits.)
    */
   noSingle?: boolean;
 }
