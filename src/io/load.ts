@@ -91,14 +91,19 @@ function decodeInt8(src: ByteSource, layout: FileLayout, int8: LayerEntries, opt
     }
     model = new Sequential(header.config, { block, paramCount: P });
     toInt8(model, rangesOf(model, int8.entries, header.quantization.activations), stored);
-    if (header.loss !== undefined) model.loss = header.loss;
-    model.step = header.step ?? 0;
-    model.epoch = header.epoch ?? 0;
-    return model;
+    return withTrainingState(model, header);
   } catch (e) {
     if (model) model.dispose(); else rt.heap.free(block);
     throw e;
   }
+}
+
+/** The header's loss and counters on a loaded model (evaluate / predict / a later compile() without a loss use the loss). */
+function withTrainingState(model: Sequential, header: { loss?: Sequential['loss']; step?: number; epoch?: number }): Sequential {
+  if (header.loss !== undefined) model.loss = header.loss;
+  model.step = header.step ?? 0;
+  model.epoch = header.epoch ?? 0;
+  return model;
 }
 
 /** `verify` runs once every byte has been read, before the weights are checked or used. */
@@ -135,10 +140,7 @@ function decode(src: ByteSource, options: LoadOptions, verify?: () => void): Seq
       opt.slots.forEach((name: string, i: number) => saved.slots.push({ name, data: new Float32Array(state.buffer, 4 * P * i, P) }));
       model.savedOptimizer = saved;
     }
-    if (header.loss !== undefined) model.loss = header.loss; // evaluate / predict / a later compile() without a loss use it
-    model.step = header.step ?? 0;
-    model.epoch = header.epoch ?? 0;
-    return model;
+    return withTrainingState(model, header);
   } catch (e) {
     if (model) model.dispose(); else rt.heap.free(block);
     throw e;
