@@ -15,8 +15,7 @@
 import type { Layout } from '../model/network.js';
 import type { InputRange } from '../layers/int8-dense.js';
 import { Int8Dense } from '../layers/int8-dense.js';
-import type { StoredInt8 } from '../model/quantize.js';
-import type { Sequential } from '../model/sequential.js';
+import type { QuantizableModel, StoredInt8 } from '../model/quantize.js';
 
 export const INT8_SCHEME = 'int8-dense';
 /** Weight levels: the kernels store integers in [−64, 64] (assembly/int8.ts, W_MAX). */
@@ -25,7 +24,7 @@ const W_MAX = 64;
 interface LayerEntry { layer: number; kernelOffset: number; units: number; inputs: number; range?: [number, number] }
 
 /** The header section and blocks of a quantized model (views of wasm memory where they can be). */
-export function int8FileParts(model: Sequential): { section: Record<string, unknown>; blocks: Uint8Array[] } {
+export function int8FileParts(model: Pick<QuantizableModel<unknown>, 'net' | 'rt' | 'quantization'>): { section: Record<string, unknown>; blocks: Uint8Array[] } {
   const net = model.net, h = model.rt.heap;
   const int8 = net.layers.filter((l): l is Int8Dense => l instanceof Int8Dense);
   const kernels = new Set(int8.map((l) => l.kernel.offset));
@@ -92,7 +91,7 @@ export function checkInt8Section(header: Record<string, any>, layout: Layout): L
  * returns the int8 layers' stored kernels and scales, checked (levels in [−64, 64], scales finite
  * and ≥ 0).
  */
-export function scatterInt8Blocks(model: { rt: Sequential['rt'] }, layout: Layout, entries: LayerEntry[], block: number,
+export function scatterInt8Blocks(model: Pick<QuantizableModel<unknown>, 'rt'>, layout: Layout, entries: LayerEntry[], block: number,
   blocks: Uint8Array[]): StoredInt8[] {
   const h = model.rt.heap;
   const kernels = new Set(entries.map((e) => e.kernelOffset));
@@ -120,7 +119,7 @@ export function scatterInt8Blocks(model: { rt: Sequential['rt'] }, layout: Layou
 }
 
 /** The calibrated input ranges of `entries`, by internal layer index of `model`'s network (undefined: dynamic). */
-export function rangesOf(model: Sequential, entries: LayerEntry[], activations: string): Map<number, InputRange> | undefined {
+export function rangesOf(model: Pick<QuantizableModel<unknown>, 'net'>, entries: LayerEntry[], activations: string): Map<number, InputRange> | undefined {
   if (activations !== 'calibrated') return undefined;
   const byLayer = new Map(entries.map((e) => [e.kernelOffset, e.range as InputRange]));
   const out = new Map<number, InputRange>();

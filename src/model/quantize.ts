@@ -19,8 +19,8 @@
 import type { Layer } from '../layers/types.js';
 import { Int8Dense, type InputRange } from '../layers/int8-dense.js';
 import { checkBatch, checkInputs, checkOptions } from '../tensor/validate.js';
-import type { Inputs } from './network.js';
-import type { Sequential } from './sequential.js';
+import type { Runtime } from '../wasm/runtime.js';
+import type { Inputs, Network } from './network.js';
 
 export interface QuantizeOptions {
   /**
@@ -40,11 +40,25 @@ export interface Quantization {
 }
 
 /**
+ * What quantizing needs of a model: Sequential has all of it (taking Sequential itself would make
+ * an import circle: sequential.ts calls quantizeModel).
+ */
+export interface QuantizableModel<M> {
+  readonly net: Network;
+  readonly rt: Runtime;
+  readonly seed: number;
+  readonly inputSize: number;
+  quantization: Quantization | undefined;
+  foldDropout(): M;
+  dispose(): void;
+}
+
+/**
  * The int8 model of `model` (see above): its dropout folded, then every dense layer replaced by
  * its int8 version, with input ranges from `ranges` (calibrated, by internal layer index) or
  * dynamic. Returns the new model; on error nothing is left allocated.
  */
-export function quantizeModel(model: Sequential, options: QuantizeOptions = {}): Sequential {
+export function quantizeModel<M extends QuantizableModel<M>>(model: M, options: QuantizeOptions = {}): M {
   const o = checkOptions('quantize', options);
   for (const k of Object.keys(o)) {
     if (k !== 'calibration' && k !== 'batchSize') throw new TypeError(`thinnet.quantize: unknown option '${k}' (options: calibration, batchSize)`);
@@ -83,7 +97,7 @@ export interface StoredInt8 {
  * now, or taken from `stored` (the j-th dense layer's, from a model file). On error the float
  * layers are back and nothing int8 is left allocated.
  */
-export function toInt8(model: Sequential, ranges: Map<number, InputRange> | undefined, stored?: StoredInt8[]): void {
+export function toInt8(model: Pick<QuantizableModel<unknown>, 'net' | 'rt' | 'quantization'>, ranges: Map<number, InputRange> | undefined, stored?: StoredInt8[]): void {
   const net = model.net, rt = model.rt;
   net.freeBuffers();
   const swapped: Array<[number, Layer]> = [];
@@ -107,7 +121,7 @@ export function toInt8(model: Sequential, ranges: Map<number, InputRange> | unde
 }
 
 /** The range [min(0, min), max(0, max)] of each dense layer's input over n rows of x (float model, evaluation mode). */
-function calibrate(model: Sequential, x: Inputs, n: number, batchSize: number): Map<number, InputRange> {
+function calibrate(model: Pick<QuantizableModel<unknown>, 'net' | 'rt' | 'seed'>, x: Inputs, n: number, batchSize: number): Map<number, InputRange> {
   const net = model.net, rt = model.rt;
   const targets = net.layers.map((l, i) => [l, i] as const).filter(([l]) => l.quantizable).map(([, i]) => i);
   const ranges = new Map<number, [number, number]>(targets.map((i) => [i, [0, 0]]));

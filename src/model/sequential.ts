@@ -205,7 +205,7 @@ export class Sequential {
   quantize(options: QuantizeOptions = {}): Sequential {
     this.assertLive('quantize');
     this.assertFloat('quantize', 'is quantized already');
-    return quantizeModel(this, options);
+    return quantizeModel<Sequential>(this, options);
   }
 
   /**
