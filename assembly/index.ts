@@ -17,3 +17,4 @@ export * from "./pool";
 export * from "./regularize";
 export * from "./rbm";
 export * from "./int8";
+export * from "./packed";

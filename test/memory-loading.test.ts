@@ -130,7 +130,7 @@ describe('loadMnist', () => {
     expect([w.train.count, w.train.rows, w.train.cols, w.test.count]).toEqual([6, 28, 28, 2]);
     expect(tn.data.subset(w.train, 4).x.view()).toEqual(js.train.x.subarray(0, 4 * 784));
     w.train.x.dispose(); w.test.x.dispose();
-    await expect(tn.data.loadMnist({ dir, wasm: 'yes' as unknown as boolean })).rejects.toThrow(/wasm must be a boolean/);
+    await expect(tn.data.loadMnist({ dir, wasm: 'yes' as unknown as boolean })).rejects.toThrow(/wasm must be true, false or 'packed'/);
   });
 
   test('a truncated file is a clear error naming it, and leaves no wasm memory behind', async () => {

@@ -9,6 +9,7 @@
 // decompressed bytes never exist twice, and a stream (a fetch Response, a file) is never held
 // whole in its compressed form either.
 import { platform } from '../platform/types.js';
+import { PackedRowsBuilder } from '../tensor/packed-rows.js';
 import { WasmArray } from '../tensor/wasm-array.js';
 
 export interface IdxArray {
@@ -32,8 +33,12 @@ export type IdxSource = Uint8Array | ArrayBuffer | Response | Blob | ReadableStr
 export interface ReadIdxOptions {
   /** Names the data in error messages (default 'IDX data'). */
   what?: string;
-  /** Write the data straight into wasm memory (a WasmArray; uint8 and float32 data only). */
-  wasm?: boolean;
+  /**
+   * Write the data straight into wasm memory (a WasmArray; uint8 and float32 data only); 'packed':
+   * uint8 rows (one per entry of the first dimension) packed as they arrive (tn.data.pack), the
+   * plain rows never held whole.
+   */
+  wasm?: boolean | 'packed';
 }
 
 type TypeName = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -120,7 +125,7 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX data'): IdxArray {
 }
 
 /** Where the decoded data goes: a JavaScript buffer, or a block of wasm memory. */
-interface Sink {
+export interface Sink {
   /** Called once, with the header, before any data. */
   open(header: IdxHeader): void;
   /** Writes data bytes [offset, offset + chunk.length). */
@@ -264,13 +269,51 @@ function wasmSink(what: string): Sink & { result(): WasmArray | undefined; abort
 }
 
 /**
+ * A sink that packs the rows as they arrive (ReadIdxOptions.wasm 'packed'): the bytes of whole
+ * rows are staged in one ~1 MB wasm block and packed from there.
+ */
+export function packedSink(what: string): Sink & { result(): WasmArray; abort(): void } {
+  let b: PackedRowsBuilder | undefined;
+  let stage = 0, stageBytes = 0, fill = 0, F = 1;
+  const flush = () => {
+    if (fill > 0) b!.addPlain(stage, fill / F);
+    fill = 0;
+  };
+  const free = () => { if (stage) b!.rt.heap.free(stage); stage = 0; };
+  return {
+    open(h) {
+      if (h.type.name !== 'uint8') throw new TypeError(`thinnet.data: ${what} holds ${h.type.name} data; only uint8 data can be packed`);
+      F = h.shape.slice(1).reduce((a, c) => a * c, 1);
+      b = new PackedRowsBuilder(h.shape[0], F);
+      stageBytes = Math.max(1, Math.floor((1 << 20) / F)) * F;
+      stage = b.rt.heap.alloc(stageBytes);
+    },
+    write(_offset, chunk) {
+      for (let at = 0; at < chunk.length;) {
+        const take = Math.min(stageBytes - fill, chunk.length - at);
+        b!.rt.heap.u8(stage + fill, take).set(chunk.subarray(at, at + take));
+        fill += take;
+        at += take;
+        if (fill === stageBytes) flush();
+      }
+    },
+    result() {
+      flush();
+      free();
+      return b!.finish();
+    },
+    abort() { free(); b?.abort(); },
+  };
+}
+
+/**
  * Reads an IDX file, plain or gzip-compressed, from bytes or a stream: a fetch Response (the
  * browser path: `await tn.data.readIdx(await fetch(url))` inflates the body as it arrives, never
  * holding the whole compressed file), a ReadableStream, or an (async) iterable of chunks.
  * `options.wasm`: the data goes straight into wasm memory (a WasmArray, for fit/predict).
  */
 export async function readIdx(source: IdxSource, what?: string): Promise<IdxArray>;
-export async function readIdx(source: IdxSource, options: ReadIdxOptions & { wasm: true }): Promise<WasmIdxArray>;
+export async function readIdx(source: IdxSource, options: ReadIdxOptions & { wasm: true | 'packed' }): Promise<WasmIdxArray>;
 export async function readIdx(source: IdxSource, options?: ReadIdxOptions): Promise<IdxArray>;
 export async function readIdx(source: IdxSource, opt?: string | ReadIdxOptions): Promise<IdxArray | WasmIdxArray> {
   const o: ReadIdxOptions = typeof opt === 'string' ? { what: opt } : opt ?? {};
@@ -285,8 +328,9 @@ export async function readIdx(source: IdxSource, opt?: string | ReadIdxOptions):
     chunks = chunksOf(source);
   }
   chunks = maybeInflate(chunks, what);
+  if (o.wasm !== undefined && typeof o.wasm !== 'boolean' && o.wasm !== 'packed') throw new TypeError(`thinnet.data.readIdx: wasm must be true, false or 'packed', got ${String(o.wasm)}`);
   if (o.wasm) {
-    const sink = wasmSink(what);
+    const sink = o.wasm === 'packed' ? packedSink(what) : wasmSink(what);
     try {
       const h = await assemble(chunks, sink, what);
       return { shape: h.shape, data: sink.result()! };

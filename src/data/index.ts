@@ -1,10 +1,12 @@
 // The `data` namespace.
 import { WasmArray } from '../tensor/wasm-array.js';
 import { platform } from '../platform/types.js';
+import { PackedRowsBuilder } from '../tensor/packed-rows.js';
 
 export { readIdx, parseIdx, parseIdxHeader, gunzip, type IdxArray, type IdxHeader, type IdxSource, type ReadIdxOptions, type WasmIdxArray } from './idx.js';
 export { loadMnist, readIdxFile, type MnistOptions, type Split, type WasmSplit } from './mnist.js';
 export { toWasm, WasmArray, type WasmDtype } from '../tensor/wasm-array.js';
+export { pack, packedBytes } from '../tensor/packed-rows.js';
 
 /** The first n examples of a split (views, no copy; a WasmArray's subarray shares its memory). */
 export function subset<T extends { x: Uint8Array | Float32Array | WasmArray; y: Uint8Array | Int32Array }>(split: T, n: number): T {
@@ -44,8 +46,23 @@ export function randomSubset<T extends { x: Uint8Array | Float32Array | WasmArra
     for (let i = 0; i < m; i++) dst.set(src.subarray(rows[i] * F, (rows[i] + 1) * F), i * F);
   };
   let x: Uint8Array | Float32Array | WasmArray;
-  if (split.x instanceof WasmArray) {
-    const out = WasmArray.alloc(split.x.dtype, m * F);
+  if (split.x instanceof WasmArray && split.x.dtype === 'packed') {
+    // the chosen rows' packed bytes, copied as they are
+    const src = split.x, h = src.runtime.heap;
+    const b = new PackedRowsBuilder(m, F);
+    const at = h.alloc(4 * Math.max(m, 1));
+    try {
+      h.i32(at, m).set(rows);
+      b.addPacked(src.ptr, at, m);
+      x = b.finish();
+    } catch (e) {
+      b.abort();
+      throw e;
+    } finally {
+      h.free(at);
+    }
+  } else if (split.x instanceof WasmArray) {
+    const out = WasmArray.alloc(split.x.dtype as 'uint8' | 'float32', m * F);
     gather(split.x.view(), out.view()); // both views taken after the allocation (memory may grow)
     x = out;
   } else {

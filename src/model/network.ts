@@ -202,6 +202,10 @@ export class Network {
     const F = this.inputSize;
     if (x instanceof WasmArray) {
       x.assertLive('model'); // a callback may have disposed it between batches
+      if (x.dtype === 'packed') {
+        if (this.rt.kernels.unpack_rows_f32(b.acts[0], x.ptr + 4 * start, 0, 1 / 255, n, F) !== n) throw new Error('thinnet.model: a row of the packed x is malformed (its memory was overwritten?)');
+        return;
+      }
       const src = x.ptr + start * F * x.bytesPerElement;
       if (x.dtype === 'uint8') this.rt.kernels.u8_to_f32_scaled(b.acts[0], src, 1 / 255, n * F);
       else {

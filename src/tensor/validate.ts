@@ -61,6 +61,9 @@ export function checkInputs(op: string, x: unknown, features: number): number {
   else if (!(x instanceof Float32Array) && !(x instanceof Uint8Array)) {
     throw new TypeError(`thinnet.${op}: x must be a Float32Array or a Uint8Array (N×${features}), or a tn.data.WasmArray, got ${x === null ? 'null' : typeof x === 'object' ? x.constructor?.name : typeof x}`);
   }
+  if (x instanceof WasmArray && x.dtype === 'packed' && x.rowLength !== features) {
+    throw new RangeError(`thinnet.${op}: x is packed in rows of ${x.rowLength} values, but the model has ${features} input features (pack with rowLength ${features})`);
+  }
   if (x.length % features !== 0) {
     throw new RangeError(`thinnet.${op}: x has ${x.length} values, not a multiple of the model's ${features} input features (wrong feature count?)`);
   }

@@ -148,7 +148,8 @@ export async function fit(model: Trainable, xAll: Inputs, yAll: Labels, options:
   // is copied into wasm once, as uint8 when it is uint8.
   const inWasm = x instanceof WasmArray ? x : undefined;
   if (inWasm && inWasm.runtime !== rt) throw new Error('thinnet.fit: x is a WasmArray of another runtime than the model');
-  const u8 = inWasm ? inWasm.dtype === 'uint8' : x instanceof Uint8Array;
+  const packed = inWasm?.dtype === 'packed'; // rows unpacked per mini-batch (tensor/packed-rows.ts)
+  const u8 = inWasm ? inWasm.dtype !== 'float32' : x instanceof Uint8Array;
   const data = inWasm ? inWasm.ptr : h.alloc(u8 ? n * F : 4 * n * F);
   const labelPtr = shared ? 0 : h.alloc(mse ? 4 * n * C : 4 * n);
   const idx = h.alloc(4 * n);
@@ -188,7 +189,9 @@ export async function fit(model: Trainable, xAll: Inputs, yAll: Labels, options:
       for (let bi = 0; bi < batches && !model.stopTraining; bi++) {
         const s = bi * bs, m = Math.min(bs, n - s);
         const b = net.buffers(bs);
-        if (u8) k.gather_rows_u8_f32(b.acts[0], data, idx + 4 * s, 1 / 255, m, F);
+        if (packed) {
+          if (k.unpack_rows_f32(b.acts[0], data, idx + 4 * s, 1 / 255, m, F) !== m) throw new Error('thinnet.fit: a row of the packed x is malformed (its memory was overwritten?)');
+        } else if (u8) k.gather_rows_u8_f32(b.acts[0], data, idx + 4 * s, 1 / 255, m, F);
         else k.gather_rows_f32(b.acts[0], data, idx + 4 * s, m, F);
         if (mse) k.gather_rows_f32(b.targets, shared ? data : labelPtr, idx + 4 * s, m, C);
         else k.gather_i32(b.labels, labelPtr, idx + 4 * s, m);
