@@ -364,26 +364,16 @@ function tnTile(a: usize, aStepB: usize, b: usize, bStepB: usize, n: i32, t: usi
 }
 
 /**
- * Filter gradient (the contract of conv2d_backward_filter_f32 with KH = KW = 5, SH = SW = 1, for
- * a block of F filters: dw, db and dy offset to the block's first filter, ldy the layer's filter
- * count): dw [F, 5, 5, C] (+)= sum over examples and positions of dy * x's taps, db (+)= sum of dy.
- * Other geometries run conv2d_backward_filter_f32. Split by filters across threads: every element
- * gets the same bits whatever the block (the sums run over blocks of TBF tiles in order).
+ * dU [36][C][Fp] = the sum over every tile of `batch` examples of V[xi]^T . (A dY A^T)[xi]
+ * (overwritten; Fp = F rounded up to NR, its padded columns 0). dy holds F filters of ldy per
+ * pixel. The sum runs over blocks of TBF tiles in order. ws: the pass's workspace after dU.
  */
-export function conv2d_winograd_backward_filter_f32(dw: usize, db: usize, dy: usize, x: usize, workspace: usize,
-                                                    accumulate: i32, batch: i32, H: i32, W: i32, C: i32, F: i32,
-                                                    KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
-                                                    OH: i32, OW: i32, ldy: i32): void {
-  if (!fits(C, F, KH, KW, SH, SW, PT, PL) || batch <= 0 || H <= 0 || W <= 0 || OH <= 0 || OW <= 0) {
-    conv2d_backward_filter_f32(dw, db, dy, x, workspace, accumulate, batch, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, ldy);
-    return;
-  }
-  if (db) dense_backward_bias_f32(db, dy, accumulate, batch * OH * OW, F, ldy);
+function filterSums(du: usize, dy: usize, x: usize, ws: usize, batch: i32, H: i32, W: i32, C: i32, F: i32,
+                    PT: i32, PL: i32, OH: i32, OW: i32, ldy: i32): void {
   const Fp = roundUp(F, NR);
   const TH = (OH + 1) >> 1, TW = (OW + 1) >> 1, P = TH * TW;
   const Hq = 2 * TH + 4, Wq = 2 * TW + 4;
-  const du = align16(workspace);
-  const frame = align16(du + bytes(XI * C * Fp));
+  const frame = align16(ws);
   const vXiB = bytes(TBF * C) + XI_SKEW, mXiB = bytes(TBF * Fp) + XI_SKEW, duXiB = bytes(C * Fp);
   const v = align16(frame + bytes(Hq * Wq * C + NR));
   const mb = v + <usize>XI * vXiB;
@@ -411,16 +401,30 @@ export function conv2d_winograd_backward_filter_f32(dw: usize, db: usize, dy: us
       }
     }
   }
-  // dw[f, kh, kw, c] = (G^T dU[., c, f] G)[kh][kw]
-  const K = 25 * C;
-  for (let f = 0; f < F; f++) {
+}
+
+/** One element of dU: du0's, or du0's + du1's (du1 = du0 + delta; delta 0: du0 alone). */
+// @ts-ignore: decorator
+@inline function duAt(p: usize, delta: usize): f32 {
+  return delta ? load<f32>(p) + load<f32>(p + delta) : load<f32>(p);
+}
+
+/**
+ * dw[f, kh, kw, c] (+)= (G^T dU[., c, f] G)[kh][kw] for filters f0 <= f < f1 (dw at filter 0,
+ * 25C floats per filter), where dU = du0 (du1 = 0) or du0 + du1 element-wise, both [36][C][Fp].
+ * tmp: 64 floats.
+ */
+function filterOutput(dw: usize, du0: usize, du1: usize, C: i32, Fp: i32, f0: i32, f1: i32, accumulate: i32, tmp: usize): void {
+  const K = 25 * C, duXiB = bytes(C * Fp);
+  const delta: usize = du1 ? du1 - du0 : 0;
+  for (let f = f0; f < f1; f++) {
     for (let c = 0; c < C; c++) {
-      const s = du + bytes(c * Fp + f);
+      const s = du0 + bytes(c * Fp + f);
       // tmp[k][j] = (G^T dU)[k][j]: columns of dU
       for (let j = 0; j < 6; j++) {
         const col = s + <usize>j * duXiB;
-        gradColumn(load<f32>(col), load<f32>(col + 6 * duXiB), load<f32>(col + 12 * duXiB), load<f32>(col + 18 * duXiB),
-                   load<f32>(col + 24 * duXiB), load<f32>(col + 30 * duXiB), tmp + bytes(j), 24);
+        gradColumn(duAt(col, delta), duAt(col + 6 * duXiB, delta), duAt(col + 12 * duXiB, delta), duAt(col + 18 * duXiB, delta),
+                   duAt(col + 24 * duXiB, delta), duAt(col + 30 * duXiB, delta), tmp + bytes(j), 24);
       }
       for (let k = 0; k < 5; k++) {
         const r = tmp + bytes(6 * k);
@@ -435,4 +439,61 @@ export function conv2d_winograd_backward_filter_f32(dw: usize, db: usize, dy: us
       }
     }
   }
+}
+
+/**
+ * Filter gradient (the contract of conv2d_backward_filter_f32 with KH = KW = 5, SH = SW = 1, for
+ * a block of F filters: dw, db and dy offset to the block's first filter, ldy the layer's filter
+ * count): dw [F, 5, 5, C] (+)= sum over examples and positions of dy * x's taps, db (+)= sum of dy.
+ * Other geometries run conv2d_backward_filter_f32. Every element gets the same bits whatever the
+ * block of filters (the sums run over blocks of TBF tiles in order). Layers split this pass by
+ * examples instead: conv2d_winograd_filter_partial_f32 and conv2d_winograd_filter_reduce_f32.
+ */
+export function conv2d_winograd_backward_filter_f32(dw: usize, db: usize, dy: usize, x: usize, workspace: usize,
+                                                    accumulate: i32, batch: i32, H: i32, W: i32, C: i32, F: i32,
+                                                    KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32,
+                                                    OH: i32, OW: i32, ldy: i32): void {
+  if (!fits(C, F, KH, KW, SH, SW, PT, PL) || batch <= 0 || H <= 0 || W <= 0 || OH <= 0 || OW <= 0) {
+    conv2d_backward_filter_f32(dw, db, dy, x, workspace, accumulate, batch, H, W, C, F, KH, KW, SH, SW, PT, PL, OH, OW, ldy);
+    return;
+  }
+  if (db) dense_backward_bias_f32(db, dy, accumulate, batch * OH * OW, F, ldy);
+  const Fp = roundUp(F, NR);
+  const du = align16(workspace);
+  const rest = align16(du + bytes(XI * C * Fp));
+  filterSums(du, dy, x, rest, batch, H, W, C, F, PT, PL, OH, OW, ldy);
+  filterOutput(dw, du, 0, C, Fp, 0, F, accumulate, rest);
+}
+
+/** Bytes of one partial sum dU of the filter gradient (conv2d_winograd_filter_partial_f32). */
+export function conv2d_winograd_filter_partial_bytes(C: i32, F: i32): usize {
+  return C > 0 && F > 0 ? align16(bytes(XI * C * roundUp(F, NR))) : 16;
+}
+
+/**
+ * The filter gradient split by examples, first half: du = the transformed filter gradient dU of
+ * `batch` examples (x and dy offset to the first; every filter of the layer, dy's rows F floats),
+ * conv2d_winograd_filter_partial_bytes(C, F) bytes at du, overwritten. Only for geometries where
+ * the Winograd kernels apply (5x5, stride 1, C and F multiples of 4; anything else returns at
+ * once: layers check with the same rule). workspace: conv2d_winograd_workspace_bytes.
+ */
+export function conv2d_winograd_filter_partial_f32(du: usize, dy: usize, x: usize, workspace: usize,
+                                                   batch: i32, H: i32, W: i32, C: i32, F: i32,
+                                                   KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, OH: i32, OW: i32): void {
+  if (!fits(C, F, KH, KW, SH, SW, PT, PL) || H <= 0 || W <= 0 || OH <= 0 || OW <= 0) return;
+  if (batch <= 0) { memory.fill(du, 0, bytes(XI * C * roundUp(F, NR))); return; }
+  filterSums(du, dy, x, align16(workspace), batch, H, W, C, F, PT, PL, OH, OW, F);
+}
+
+/**
+ * Second half: for filters f0 <= f < f0 + nf, dw [F, 5, 5, C] (+)= G^T (du0 + du1) G (du1 = 0:
+ * du0 alone) and db (+)= the sum of dy [rows, F] (db = 0: no bias). Partial sums of fixed example
+ * ranges added in a fixed order, so the bits do not depend on the number of threads or on the
+ * block of filters. workspace: at least 1 KB.
+ */
+export function conv2d_winograd_filter_reduce_f32(dw: usize, db: usize, du0: usize, du1: usize, dy: usize, workspace: usize,
+                                                  accumulate: i32, rows: i32, f0: i32, nf: i32, C: i32, F: i32): void {
+  if (nf <= 0 || C <= 0 || F <= 0) return;
+  if (db) dense_backward_bias_f32(db + bytes(f0), dy + bytes(f0), accumulate, rows, nf, F);
+  filterOutput(dw, du0, du1, C, roundUp(F, NR), f0, f0 + nf, accumulate, align16(workspace));
 }

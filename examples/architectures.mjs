@@ -82,7 +82,7 @@ const pilotUpdates = num(v, 'pilot-updates', 1000, posInt);
 const trainSize = num(v, 'train-size', q ? 5000 : 60000, (x) => posInt(x) && x <= 60000);
 const testSize = num(v, 'test-size', q ? 1000 : undefined, (x) => posInt(x) && x <= 10000);
 const seed = num(v, 'seed', 1, (x) => Number.isInteger(x) && x >= 0);
-const { trial, checkpoint } = trials(v['checkpoint-dir'], { dryRun: v['dry-run'] });
+const { trial, checkpoint } = trials(v['checkpoint-dir'], { dryRun: v['dry-run'], record: 'architectures' });
 const t0 = performance.now();
 
 const FAMILIES = [

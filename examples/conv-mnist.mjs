@@ -66,7 +66,7 @@ if (epochsList.length !== sizes.length) throw new Error('--epochs needs one coun
 const variants = values.variants.split(',');
 for (const v of variants) if (!VARIANTS[v]) throw new Error(`--variants: none, fc, all; got ${v}`);
 const lrs = values.lrs.split(',').map(Number);
-const { trial, checkpoint } = trials(values['checkpoint-dir'], { dryRun: values['dry-run'] });
+const { trial, checkpoint } = trials(values['checkpoint-dir'], { dryRun: values['dry-run'], record: 'conv-mnist' });
 
 function command(variant, size, epochs, lr, name) {
   const rate = Math.pow(0.03, 1 / epochs).toFixed(6);

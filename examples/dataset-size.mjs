@@ -53,7 +53,7 @@ const pilotUpdates = num(v, 'pilot-updates', 1000, posInt);
 const testSize = num(v, 'test-size', q ? 1000 : undefined, posInt);
 const seed = num(v, 'seed', 1, (x) => Number.isInteger(x) && x >= 0);
 const batch = 100;
-const { trial, checkpoint } = trials(v['checkpoint-dir'], { dryRun: v['dry-run'] });
+const { trial, checkpoint } = trials(v['checkpoint-dir'], { dryRun: v['dry-run'], record: 'dataset-size' });
 const t0 = performance.now();
 
 /** Epochs that give `updates` updates of batch 100 on n images (the last batch of an epoch may be short). */

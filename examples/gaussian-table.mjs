@@ -50,7 +50,7 @@ const [size] = ints(values['train-size'], 'train-size'), [epochs] = ints(values.
 const seeds = ints(values.seeds, 'seeds');
 const lrs = values.lrs.split(',').map(Number);
 if (!lrs.every((x) => x > 0)) throw new Error(`--lrs: positive numbers, got ${values.lrs}`);
-const { trial, checkpoint } = trials(values['checkpoint-dir'], { dryRun: values['dry-run'] });
+const { trial, checkpoint } = trials(values['checkpoint-dir'], { dryRun: values['dry-run'], record: 'gaussian-table' });
 
 function command(noise, n, E, lr, seed, name) {
   const args = ['--experimental-wasm-relaxed-simd', cli, 'train',

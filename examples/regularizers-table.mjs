@@ -102,7 +102,7 @@ const byKey = Object.fromEntries(ROWS.map((r) => [r.key, r]));
 const wanted = v.rows === undefined ? ROWS.map((r) => r.key) : String(v.rows).split(',').map((s) => s.trim()).filter(Boolean);
 for (const k of wanted) if (!byKey[k]) throw new Error(`--rows: unknown row '${k}' (rows: ${ROWS.map((r) => r.key).join(', ')})`);
 
-const { trial, checkpoint } = trials(v['checkpoint-dir'], { dryRun: v['dry-run'] });
+const { trial, checkpoint } = trials(v['checkpoint-dir'], { dryRun: v['dry-run'], record: 'regularizers-table' });
 const net = `784-${hidden.join('-')}-10`;
 const W = [784, ...hidden, 10].reduce((a, n, i, s) => (i === 0 ? 0 : a + s[i - 1] * n + n), 0);
 let flop = 0; // the estimate --dry-run prints: 6·W per training image, 2·W per evaluated image

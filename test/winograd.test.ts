@@ -3,7 +3,7 @@
 // sticks out, 'same' and 'valid', one-tile outputs, asymmetric padding, C and F at 4 and at
 // multiples of 4 that are not of 8, blocks of tiles cut inside an example, batch 1 and > 1); the
 // threading contract (a batch cut in two calls, the filters cut in two blocks: the bits of one
-// call); and the hand-over of every other geometry to conv.ts's kernels, bit for bit.
+// call; the filter gradient as the layers split it, two partial sums over halves of the batch); and the hand-over of every other geometry to conv.ts's kernels, bit for bit.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { BUILDS, loadRaw, expectClose, expectSame, guardedBlock, putValues, testValues, type RawKernels } from './helpers/wasm';
 import { geo, name, args, refForward, refBackward, sizes, tol, type Geo } from './helpers/conv-ref';
@@ -114,6 +114,37 @@ for (const build of BUILDS) {
         expectSame(raw.f32(db2.p, g.F), raw.f32(db1.p, g.F).slice(), `${build} backward_filter db split ${name(g)}`);
         ws.check(`${build} split ${name(g)}`);
         for (const q of [x, w, b, dy, ws, one, two, dw1, dw2, db1, db2]) q.free();
+      }
+    });
+
+    it('backward filter split by examples (the layers\' path): two partial sums + reduce = the float64 reference; any filter blocks, the same bits', () => {
+      for (const g of GEOS) for (const acc of [false, true]) {
+        let seed = 8700 + 8 * GEOS.indexOf(g) + (acc ? 4 : 0);
+        const s = sizes(g), exX = s.x / g.batch, exY = s.y / g.batch;
+        const x = testValues(s.x, seed++), dy = testValues(s.y, seed++);
+        const dw0 = testValues(s.w, seed++), db0 = testValues(g.F, seed++);
+        const px = put(x), pdy = put(dy), ws = workspace(g);
+        const bytes = raw.exports.conv2d_winograd_filter_partial_bytes(g.C, g.F) >>> 0;
+        const du = [0, 1].map(() => guardedBlock(raw, bytes));
+        const n0 = Math.ceil(g.batch / 2), n1 = g.batch - n0; // n1 = 0 at batch 1: du1 is then all zero
+        const part = (n: number) => [n, ...args(g).slice(1)];
+        const what = `${build} winograd filter partial+reduce ${name(g)} acc=${acc}`;
+        raw.exports.conv2d_winograd_filter_partial_f32(du[0].p, pdy.p, px.p, ws.p, ...part(n0));
+        raw.exports.conv2d_winograd_filter_partial_f32(du[1].p, pdy.p + 4 * n0 * exY, px.p + 4 * n0 * exX, ws.p, ...part(n1));
+        const rows = s.y / g.F;
+        const start = (v: Float32Array) => (acc ? v : new Float32Array(v.length).fill(NaN));
+        const dwA = put(start(dw0)), dbA = put(start(db0)), dwB = put(start(dw0)), dbB = put(start(db0));
+        raw.exports.conv2d_winograd_filter_reduce_f32(dwA.p, dbA.p, du[0].p, du[1].p, pdy.p, ws.p, acc ? 1 : 0, rows, 0, g.F, g.C, g.F);
+        const cut = Math.max(1, Math.floor(g.F / 3)); // not a multiple of 4
+        raw.exports.conv2d_winograd_filter_reduce_f32(dwB.p, dbB.p, du[0].p, du[1].p, pdy.p, ws.p, acc ? 1 : 0, rows, 0, cut, g.C, g.F);
+        raw.exports.conv2d_winograd_filter_reduce_f32(dwB.p, dbB.p, du[0].p, du[1].p, pdy.p, ws.p, acc ? 1 : 0, rows, cut, g.F - cut, g.C, g.F);
+        const ref = refBackward(g, dy, x, new Float64Array(s.w));
+        expectClose(raw.f32(dwA.p, s.w), acc ? ref.dw.map((v, k) => v + dw0[k]) : ref.dw, wtol(s.P), 1e-5, `${what} dw`);
+        expectClose(raw.f32(dbA.p, g.F), acc ? ref.db.map((v, k) => v + db0[k]) : ref.db, tol(s.P), 1e-5, `${what} db`);
+        expectSame(raw.f32(dwB.p, s.w), raw.f32(dwA.p, s.w).slice(), `${what} dw in filter blocks`);
+        expectSame(raw.f32(dbB.p, g.F), raw.f32(dbA.p, g.F).slice(), `${what} db in filter blocks`);
+        for (const q of [ws, ...du]) q.check(what);
+        for (const q of [px, pdy, ws, ...du, dwA, dbA, dwB, dbB]) q.free();
       }
     });
 

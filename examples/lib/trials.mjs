@@ -6,8 +6,14 @@
 // the child's output (e.g. the per-epoch test-error curve, epochCurve): with a dir, every
 // attempt's output is appended to <dir>/<key>.log, so a resumed run's curve keeps the epochs
 // printed before the interruption.
+//
+// A session's runs/ folder does not outlive its machine, so with a dir and a `record` name every
+// finished trial is also written to examples/results/<record>.json, which is committed: a later
+// session (or a reader) reuses a recorded result only for exactly the same command — the same
+// flags and values but for --threads and the checkpoint flags, which do not change the bits.
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -41,19 +47,33 @@ export function epochCurve(text, which = 'test') {
   return [...byEpoch].sort((a, b) => a[0] - b[0]);
 }
 
+const UNRECORDED = new Set(['--threads', '--checkpoint', '--checkpoint-every']);
+/** A command as recorded: shown(args) without the flags that do not change its result. */
+export function runOf(args) {
+  const kept = [];
+  for (let i = 0; i < args.length; i++) {
+    if (UNRECORDED.has(args[i])) i++;
+    else if (args[i] !== '--resume') kept.push(args[i]);
+  }
+  return shown(kept);
+}
+
 /**
- * Trials cached in dir/results.json (dir undefined: nothing cached, nothing resumed). With
+ * Trials cached in dir/results.json (dir undefined: nothing cached, nothing resumed). With a
+ * `record` name, finished trials are also kept in examples/results/<record>.json (see above). With
  * dryRun, trial() prints each command instead of running it and returns undefined.
  */
-export function trials(dir, { dryRun = false } = {}) {
+export function trials(dir, { dryRun = false, record } = {}) {
   const file = dir && `${dir}/results.json`;
   const cache = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const recordFile = dir && record ? fileURLToPath(new URL(`../results/${record}.json`, import.meta.url)) : undefined;
+  const records = recordFile && existsSync(recordFile) ? JSON.parse(readFileSync(recordFile, 'utf8')) : {};
   if (dir && !dryRun) mkdirSync(dir, { recursive: true });
-  const save = () => {
-    if (!file) return;
-    writeFileSync(`${file}.tmp`, JSON.stringify(cache, null, 1));
-    renameSync(`${file}.tmp`, file);
+  const writeJson = (path, value) => {
+    writeFileSync(`${path}.tmp`, JSON.stringify(value, null, 1) + '\n');
+    renameSync(`${path}.tmp`, path);
   };
+  const save = () => { if (file) writeJson(file, cache); };
   /** The checkpoint flags of trial `name`, every `every` epochs (empty without a dir). */
   const checkpoint = (name, every = 5) => (dir ? ['--checkpoint', `${dir}/${name}.tnet`, '--checkpoint-every', String(every), '--resume'] : []);
   /**
@@ -65,6 +85,8 @@ export function trials(dir, { dryRun = false } = {}) {
    */
   async function trial(key, args, { parse } = {}) {
     if (cache[key]) return cache[key];
+    const run = runOf(args);
+    if (records[key]?.run === run) { cache[key] = records[key]; save(); return cache[key]; }
     if (dryRun) { console.log(shown(args)); return undefined; }
     const t0 = performance.now();
     const log = parse && dir ? `${dir}/${key}.log` : undefined;
@@ -80,6 +102,11 @@ export function trials(dir, { dryRun = false } = {}) {
       ...(parse ? parse(log ? readFileSync(log, 'utf8') : out) : {}) };
     cache[key] = r;
     save();
+    if (recordFile) {
+      const latest = existsSync(recordFile) ? JSON.parse(readFileSync(recordFile, 'utf8')) : {};
+      mkdirSync(dirname(recordFile), { recursive: true });
+      writeJson(recordFile, { ...latest, [key]: { ...r, run } });
+    }
     return r;
   }
   return { trial, checkpoint };

@@ -4,7 +4,8 @@
 // dropout's weight scaling folds into it the same way). Padding 'valid' (none) or 'same'
 // (TensorFlow's: OH = ⌈H / stride⌉, the extra row or column at the bottom/right). The kernels
 // (assembly/conv.ts) run on the worker pool: forward and the input gradient split by examples,
-// the filter gradient by filters — bit-identical for any thread count. A 5×5 stride-1 layer with
+// the filter gradient by filters (the Winograd one by fixed halves of the batch, added in order) —
+// bit-identical for any thread count. A 5×5 stride-1 layer with
 // channels and filters in multiples of 4 (C ≥ 8) runs Winograd's F(2×2, 5×5) kernels
 // (assembly/winograd.ts) for each pass where they do at most 2/3 of the direct kernels'
 // multiplies (`winogradPasses`); the choice depends on the geometry alone, so a model gets the
@@ -93,6 +94,11 @@ export function winogradPasses(g: Geometry): { forward: boolean; data: boolean; 
   return { forward: out, filter: out, data: PT <= 4 && PL <= 4 && tiles(H, W) * 3 <= directData * 2 };
 }
 
+/** The Winograd filter gradient's example ranges (their partial sums are added in this order):
+ *  fixed, not one per thread, so the bits do not depend on the thread count. Two: each thread of a
+ *  2-thread pool transforms only its half of the tiles (split by filters, each transformed all). */
+const FILTER_CHUNKS = 2;
+
 export class Conv2D extends LayerBase {
   readonly kind = 'conv2d';
   override readonly fold = 'absorb';
@@ -133,12 +139,20 @@ export class Conv2D extends LayerBase {
     return this.regularizer ? this.regularizer.value(e) : 0;
   }
 
-  private workspaces(rt: Runtime): readonly number[] {
+  /** Bytes of one partial sum of the Winograd filter gradient (0: that pass is direct). */
+  private partialBytes(rt: Runtime): number {
+    const [, , C, F] = this.geom;
+    return this.kernels.filter.includes('winograd') ? rt.kernels.conv2d_winograd_filter_partial_bytes(C, F) >>> 0 : 0;
+  }
+
+  /** Per-thread workspaces: the kernels' own, then room for FILTER_CHUNKS partial sums. */
+  private workspaces(rt: Runtime): { ws: readonly number[]; partials: number } {
     const [H, W, C, F, KH, KW, , , , , OH, OW] = this.geom;
     const direct = rt.kernels.conv2d_workspace_bytes(H, W, C, F, KH, KW, OH, OW) >>> 0;
     const wino = Object.values(this.kernels).some((k) => k.includes('winograd'))
       ? rt.kernels.conv2d_winograd_workspace_bytes(H, W, C, F, OH, OW) >>> 0 : 0;
-    return rt.workspaces(Math.max(direct, wino));
+    const partials = Math.ceil(Math.max(direct, wino) / 64) * 64;
+    return { ws: rt.workspaces(partials + FILTER_CHUNKS * this.partialBytes(rt)), partials };
   }
 
   /** Threads for `macs` multiply-adds (a hand-off costs ~10–20 µs). */
@@ -147,7 +161,7 @@ export class Conv2D extends LayerBase {
   }
 
   forward(e: Exec, y: number, x: number, batch: number, _mode: Mode): void {
-    const rt = e.rt, ws = this.workspaces(rt);
+    const rt = e.rt, { ws } = this.workspaces(rt);
     const w = e.params + 4 * this.kernel.offset, b = this.bias ? e.params + 4 * this.bias.offset : 0;
     const xs = 4 * this.inSize, ys = 4 * this.outSize;
     rt.run(splitRange(batch, this.threads(rt, batch * this.macs), { align: 1 }).map(([s, n], i) => ({
@@ -157,19 +171,39 @@ export class Conv2D extends LayerBase {
 
   /** Writes (overwrites) dW and db in the gradient block, and dx when dx != 0. */
   backward(e: Exec, dx: number, dy: number, x: number, _y: number, batch: number): void {
-    const rt = e.rt, ws = this.workspaces(rt);
+    const rt = e.rt, { ws, partials } = this.workspaces(rt);
     const F = this.filters, K = this.kernel.size / F;
     const dw = e.grads + 4 * this.kernel.offset, db = this.bias ? e.grads + 4 * this.bias.offset : 0;
     const [H, W, C, , KH, KW, SH, SW, PT, PL, OH, OW] = this.geom;
-    rt.run(splitRange(F, this.threads(rt, batch * this.macs), { align: 1 }).map(([s, n], i) => ({
-      kernel: this.kernels.filter,
-      args: [dw + 4 * s * K, db ? db + 4 * s : 0, dy + 4 * s, x, ws[i], 0, batch, H, W, C, n, KH, KW, SH, SW, PT, PL, OH, OW, F],
-    })));
+    const threads = this.threads(rt, batch * this.macs);
+    const xs = 4 * this.inSize, ys = 4 * this.outSize;
+    if (this.kernels.filter.includes('winograd')) {
+      // chunk c's partial sum: in the workspace of the thread that computes it (c mod threads),
+      // after the kernels' own space; one thread computes both, one after the other
+      const chunks = splitRange(batch, FILTER_CHUNKS, { align: 1 });
+      const T = Math.min(threads, chunks.length), bytes = this.partialBytes(rt);
+      const slot = (c: number) => ws[c % T] + partials + Math.floor(c / T) * bytes;
+      const jobs = chunks.map(([s, n], c) => ({
+        kernel: 'conv2d_winograd_filter_partial_f32' as const,
+        args: [slot(c), dy + s * ys, x + s * xs, ws[c % T], n, ...this.geom],
+      }));
+      if (T === jobs.length) rt.run(jobs);
+      else for (const job of jobs) rt.run([job]);
+      const du1 = chunks.length > 1 ? slot(1) : 0;
+      rt.run(splitRange(F, threads, { align: 1 }).map(([s, n], i) => ({
+        kernel: 'conv2d_winograd_filter_reduce_f32',
+        args: [dw, db, slot(0), du1, dy, ws[i], 0, batch * OH * OW, s, n, C, F],
+      })));
+    } else {
+      rt.run(splitRange(F, threads, { align: 1 }).map(([s, n], i) => ({
+        kernel: this.kernels.filter,
+        args: [dw + 4 * s * K, db ? db + 4 * s : 0, dy + 4 * s, x, ws[i], 0, batch, H, W, C, n, KH, KW, SH, SW, PT, PL, OH, OW, F],
+      })));
+    }
     this.regularizer?.addGradient(e);
     if (!dx) return;
     const w = e.params + 4 * this.kernel.offset;
-    const xs = 4 * this.inSize, ys = 4 * this.outSize;
-    rt.run(splitRange(batch, this.threads(rt, batch * this.macs), { align: 1 }).map(([s, n], i) => ({
+    rt.run(splitRange(batch, threads, { align: 1 }).map(([s, n], i) => ({
       kernel: this.kernels.data, args: [dx + s * xs, dy + s * ys, w, ws[i], n, ...this.geom],
     })));
   }
