@@ -2,7 +2,9 @@
 // keep 0.8 on the input and 0.5 on the hidden layers, softmax cross-entropy, SGD with momentum
 // 0.95, max-norm c = 2, batch 100), trained and run by thinnet, by TensorFlow.js on its wasm
 // backend (one thread) and by PyTorch on the CPU (bench/torch_ref.py), all in this one run;
-// inference also by onnxruntime-web (wasm, one thread) on thinnet's ONNX export of the same net.
+// inference also by onnxruntime-web (wasm, one thread) on two ONNX files of the same net: thinnet's
+// export, and PyTorch's torch.onnx.export (made at bench time by bench/make_onnx_peer.py, into a
+// temporary directory; skipped with a message if /usr/bin/python3 has no torch).
 //
 //   npm run build && node --experimental-wasm-relaxed-simd bench/mlp.mjs [--quick]
 //
@@ -13,7 +15,9 @@
 // (training) and milliseconds / examples per second (inference); ratios follow. Other processes
 // on these cores lower every figure: the load average is printed at the start and the end.
 import { spawnSync } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import * as tn from '../dist/index.node.js';
@@ -324,10 +328,36 @@ function measureTfjs(tf) {
 // ---- onnxruntime-web (issue 17: ONNX Runtime as a peer) --------------------------------------------
 
 /**
+ * The same net made by PyTorch: bench/make_onnx_peer.py (torch.nn.Sequential with nn.Dropout,
+ * eval mode, torch.onnx.export opset 13; --softmax so the graph ends as thinnet's export of a
+ * classifier does) writes it into a temporary directory. Its own seeded weights (the timing does
+ * not depend on them). Returns { bytes, info } or null after a one-line skip message.
+ */
+function torchOnnxFile() {
+  const tmp = mkdtempSync(join(tmpdir(), 'thinnet-mlp-'));
+  try {
+    const out = join(tmp, 'mlp-torch.onnx');
+    const r = spawnSync('/usr/bin/python3', [`${root}bench/make_onnx_peer.py`, '--out', out, '--sizes', SIZES.join(','), '--seed', String(SEED), '--softmax'],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' } });
+    if (r.error || r.status !== 0) {
+      const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
+      console.log(`onnxruntime-web on a torch.onnx.export file skipped: /usr/bin/python3 bench/make_onnx_peer.py failed (${why}; it needs python3-torch)`);
+      return null;
+    }
+    return { bytes: new Uint8Array(readFileSync(out)), info: JSON.parse(r.stdout.trim().split('\n').pop()) };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
  * Inference of the same 784-1024-1024-10 ReLU net (dropout folded: the function predict computes)
- * in onnxruntime-web's Node build (wasm backend, one thread), from an ONNX file made by thinnet's
- * exporter (docs/INTEROP.md). session.run is asynchronous, so each call is awaited; medians after
- * warm-up, batch 1 latency and batch 100 throughput as for the others.
+ * in onnxruntime-web's Node build (wasm backend, one thread), from two ONNX files: one made by
+ * thinnet's exporter (docs/INTEROP.md) and, if /usr/bin/python3 has torch, one made by
+ * torch.onnx.export (torchOnnxFile). session.run is asynchronous, so each call is awaited; the two
+ * sessions are timed round-robin (one call of each per round, as timeInterleaved), medians after
+ * warm-up, batch 1 latency and batch 100 throughput as for the others. Untimed, thinnet's
+ * tn.io.loadOnnx of the torch file is checked to predict what ORT computes from it.
  */
 async function measureOrt() {
   let ortm;
@@ -337,30 +367,51 @@ async function measureOrt() {
     console.log(`onnxruntime-web skipped: ${e.message}`);
     return null;
   }
+  const torchFile = torchOnnxFile();
+  const x1 = fill(new Float32Array(SIZES[0]), 11), x100 = fill(new Float32Array(BATCH * SIZES[0]), 12);
+  const CHECK_ROWS = 4;
   await tn.ready({ threads: 1 });
   const m = tn.sequential({ inputShape: [SIZES[0]], seed: SEED, layers: [
     ...SIZES.slice(1, -1).map((units) => tn.layers.dense({ units, activation: 'relu' })), tn.layers.dense({ units: SIZES[L] })] });
-  const bytes = await m.toOnnx({ trainingModeInput: false });
+  const files = [{ name: 'thinnet export', bytes: await m.toOnnx({ trainingModeInput: false }) }];
   m.dispose();
+  let thinnetOnTorch;
+  if (torchFile) {
+    files.push({ name: 'torch.onnx.export', bytes: torchFile.bytes });
+    const imported = await tn.io.loadOnnx(torchFile.bytes);
+    thinnetOnTorch = imported.predict(x100.subarray(0, CHECK_ROWS * SIZES[0]));
+    imported.dispose();
+  }
   await tn.close();
   ortm.env.wasm.numThreads = 1;
-  const session = await ortm.InferenceSession.create(bytes);
-  const x1 = fill(new Float32Array(SIZES[0]), 11), x100 = fill(new Float32Array(BATCH * SIZES[0]), 12);
+  for (const f of files) f.session = await ortm.InferenceSession.create(f.bytes);
   const feeds = (x, n) => ({ input: new ortm.Tensor('float32', x, [n, SIZES[0]]) });
+  let check;
+  if (torchFile) {
+    const y = (await files[1].session.run(feeds(x100.subarray(0, CHECK_ROWS * SIZES[0]), CHECK_ROWS))).output.data;
+    let diff = 0, scale = 0;
+    for (let i = 0; i < y.length; i++) { diff = Math.max(diff, Math.abs(y[i] - thinnetOnTorch[i])); scale = Math.max(scale, Math.abs(y[i])); }
+    check = { rows: CHECK_ROWS, diff, rel: diff / scale };
+  }
+  /** Median seconds per session.run of each file's session, round-robin. */
   const time = async (x, n) => {
-    for (let w = 0; w < 5; w++) await session.run(feeds(x, n));
-    const ts = [];
+    for (let w = 0; w < 5; w++) for (const f of files) await f.session.run(feeds(x, n));
+    const ts = files.map(() => []);
     const start = performance.now();
-    for (let r = 0; r < 200 && (r < 7 || (performance.now() - start) / 1e3 < (quick ? 1 : 3)); r++) {
-      const t = performance.now();
-      await session.run(feeds(x, n));
-      ts.push((performance.now() - t) / 1e3);
+    for (let r = 0; r < 200 && (r < 7 || (performance.now() - start) / 1e3 < (quick ? 1 : 3) * files.length); r++) {
+      for (let k = 0; k < files.length; k++) {
+        const t = performance.now();
+        await files[k].session.run(feeds(x, n));
+        ts[k].push((performance.now() - t) / 1e3);
+      }
     }
-    return median(ts);
+    return ts.map(median);
   };
   const b1 = await time(x1, 1), b100 = await time(x100, BATCH);
-  await session.release();
-  return { version: ortm.env.versions?.web ?? '?', inferMs1: b1 * 1e3, infer100: BATCH / b100 };
+  for (const f of files) await f.session.release();
+  const version = ortm.env.versions?.web ?? '?';
+  const result = (k) => ({ version, file: files[k].name, inferMs1: b1[k] * 1e3, infer100: BATCH / b100[k] });
+  return { thinnetFile: result(0), torchFile: torchFile ? { ...result(1), torch: torchFile.info.torch, ops: torchFile.info.ops, check } : null };
 }
 
 // ---- PyTorch (bench/torch_ref.py) ------------------------------------------------------------------
@@ -413,7 +464,7 @@ const ort = await measureOrt();
 const f0 = (v) => (v === undefined || v === null || Number.isNaN(v) ? '-' : Math.round(v).toString());
 const f3 = (v) => (v === undefined || v === null ? '-' : v.toFixed(3));
 const row = (name, train, plain, ms1, thr) => console.log(
-  `${name.padEnd(40)} ${f0(train).padStart(9)} ${f0(plain).padStart(11)} ${f3(ms1).padStart(10)} ${f0(thr).padStart(10)}`);
+  `${name.padEnd(52)} ${f0(train).padStart(9)} ${f0(plain).padStart(11)} ${f3(ms1).padStart(10)} ${f0(thr).padStart(10)}`);
 const coresAfter = await coreCheck();
 await tn.close();
 console.log('');
@@ -426,8 +477,13 @@ for (const t of [1, 2]) console.log(`thinnet ${t} thread(s): build ${thin[t].bac
 if (tfl) console.log('tfjs step: backward written out with ops; "tf.transpose" row: transposed products as tf.transpose + matMul, else matMul(.., transposeA/B) as tfjs gradients use');
 if (tfl) console.log(`${tfl.desc}; training loss ${tfr.lossFirst.toFixed(4)} -> ${tfr.lossLast.toFixed(4)}`);
 if (torch) console.log(`torch ${torch.version} (OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = threads, OMP_WAIT_POLICY=PASSIVE), BLAS ${torch.blas}${/openblas/i.test(torch.blas) ? '' : '  (reference BLAS: install libopenblas0-pthread for a fair peer)'}`);
+if (ort?.torchFile) {
+  const t = ort.torchFile, c = t.check;
+  console.log(`onnxruntime-web "torch file": made by torch.onnx.export, torch ${t.torch}, opset 13, nodes ${t.ops.join(' ')} (bench/make_onnx_peer.py --softmax, seed ${SEED})`);
+  console.log(`  check, tn.io.loadOnnx(that file).predict vs onnxruntime-web on it, ${c.rows} rows: max |Δ| ${c.diff.toExponential(2)}, relative to max |y| ${c.rel.toExponential(2)}${c.rel <= 1e-5 ? '' : '  (MORE THAN 1e-5: not the same function)'}`);
+}
 console.log('');
-console.log(`${''.padEnd(40)} ${'train ex/s'.padStart(9)} ${'no-dropout'.padStart(11)} ${'b1 ms'.padStart(10)} ${'b100 ex/s'.padStart(10)}`);
+console.log(`${''.padEnd(52)} ${'train ex/s'.padStart(9)} ${'no-dropout'.padStart(11)} ${'b1 ms'.padStart(10)} ${'b100 ex/s'.padStart(10)}`);
 for (const t of [1, 2]) row(`thinnet kernels + linalg, ${t} thread(s)`, thin[t].trainDrop, thin[t].trainPlain, thin[t].inferMs1, thin[t].infer100);
 for (const t of [1, 2]) {
   if (model[t].error) console.log(`thinnet model.fit, ${t} thread(s): unavailable (${model[t].error})`);
@@ -438,7 +494,10 @@ if (tfr) {
   row('tfjs-backend-wasm, 1 thread, tf.transpose', tfr.trainDropX, tfr.trainPlainX);
 }
 if (torch) for (const t of [1, 2]) row(`PyTorch CPU, ${t} thread(s)`, torch[t].trainDrop, torch[t].trainPlain, torch[t].inferMs1, torch[t].infer100);
-if (ort) row(`onnxruntime-web ${ort.version} (wasm), 1 thread`, undefined, undefined, ort.inferMs1, ort.infer100);
+if (ort) {
+  row(`onnxruntime-web ${ort.thinnetFile.version} (wasm), 1 thread`, undefined, undefined, ort.thinnetFile.inferMs1, ort.thinnetFile.infer100);
+  if (ort.torchFile) row(`onnxruntime-web ${ort.torchFile.version} (wasm), 1 thread, torch file`, undefined, undefined, ort.torchFile.inferMs1, ort.torchFile.infer100);
+}
 
 console.log('');
 const goal = (name, value, ok, want) => console.log(`${name.padEnd(52)} ${value.padStart(9)}   goal ${want.padEnd(7)} ${ok ? 'met' : 'MISSED'}`);
@@ -476,7 +535,12 @@ if (torch) {
   }
 }
 if (ort) {
-  console.log(`${'inference batch 1 latency, thinnet / onnxruntime-web, 1 thr'.padEnd(52)} ${x2(thin[1].inferMs1 / ort.inferMs1).padStart(9)}`);
-  console.log(`${'inference batch 100 throughput, thinnet / ort-web, 1 thr'.padEnd(52)} ${x2(thin[1].infer100 / ort.infer100).padStart(9)}`);
+  const o = ort.thinnetFile, t = ort.torchFile;
+  console.log(`${'inference batch 1 latency, thinnet / onnxruntime-web, 1 thr'.padEnd(52)} ${x2(thin[1].inferMs1 / o.inferMs1).padStart(9)}`);
+  console.log(`${'inference batch 100 throughput, thinnet / ort-web, 1 thr'.padEnd(52)} ${x2(thin[1].infer100 / o.infer100).padStart(9)}`);
+  if (t) {
+    console.log(`${'inference b1 latency, thinnet / ort-web torch file'.padEnd(52)} ${x2(thin[1].inferMs1 / t.inferMs1).padStart(9)}`);
+    console.log(`${'inference b100 throughput, thinnet / ort torch file'.padEnd(52)} ${x2(thin[1].infer100 / t.infer100).padStart(9)}`);
+  }
 }
 console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
