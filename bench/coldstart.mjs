@@ -6,7 +6,11 @@
 //
 // Cases thinnet-onnx and ort load the same net from bench/coldstart/mnist.onnx (made by thinnet's
 // exporter from the dropout-folded model): thinnet through tn.io.loadOnnx, onnxruntime-web (wasm
-// backend, one thread) through InferenceSession.create.
+// backend, one thread) through InferenceSession.create. Case ort-torch is the same onnxruntime-web
+// cold start on bench/coldstart/mnist-torch.onnx: the same weights (tfjs-weights.f32) in
+// torch.nn.Sequential, written by torch.onnx.export (bench/make_onnx_peer.py --weights, Debian's
+// python3-torch at /usr/bin/python3; the case is left out, with a message, without it), so ORT
+// also runs on a file from its usual producer.
 //
 // --baseline DIR adds the cases `base` and `base-1`: the same cold starts with thinnet imported
 // from another checkout's build (DIR/dist/index.node.js, its wasm from DIR/build), e.g. the last
@@ -26,8 +30,8 @@
 // interleaved (a round runs each case once, in a rotated order), after one untimed warm-up round
 // (file cache). Medians over the rounds; the ratios also as the median of per-round ratios
 // (each round's cases ran back to back, so a drifting machine load cancels), with quartiles.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -40,7 +44,7 @@ if (BASELINE && !existsSync(resolve(BASELINE, 'dist/index.node.js'))) throw new 
 const dir = fileURLToPath(new URL('./coldstart/', import.meta.url)).replace(/\/$/, '');
 const child = `${dir}/child.mjs`;
 const SIZES = [784, 1024, 1024, 10];
-const CASES = ['node', 'thinnet', 'thinnet-1', 'thinnet-onnx', 'ort', 'tfjs', ...(BASELINE ? ['base', 'base-1'] : [])];
+const CASES = ['node', 'thinnet', 'thinnet-1', 'thinnet-onnx', 'ort', 'ort-torch', 'tfjs', ...(BASELINE ? ['base', 'base-1'] : [])];
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length & 1 ? s[m] : (s[m - 1] + s[m]) / 2; };
 /** Quartiles (linear interpolation). */
@@ -96,6 +100,19 @@ async function makeFiles() {
     writeFileSync(onnxFile, await folded.toOnnx({ trainingModeInput: false }));
     folded.dispose();
   }
+  // mnist-torch.onnx: the same weights (tfjs-weights.f32, dropout folded) in torch.nn.Sequential,
+  // exported by torch.onnx.export, for the ort-torch case; remade when older than the weights
+  const torchFile = `${dir}/mnist-torch.onnx`;
+  if (!existsSync(torchFile) || statSync(torchFile).mtimeMs < statSync(files[1]).mtimeMs) {
+    const script = fileURLToPath(new URL('./make_onnx_peer.py', import.meta.url));
+    const r = spawnSync('/usr/bin/python3', [script, '--out', torchFile, '--sizes', SIZES.join(','), '--softmax', '--weights', files[1]],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' } });
+    if (r.error || r.status !== 0) {
+      const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
+      console.log(`case ort-torch skipped: /usr/bin/python3 bench/make_onnx_peer.py failed (${why}; it needs python3-torch)`);
+      CASES.splice(CASES.indexOf('ort-torch'), 1);
+    }
+  }
   const probs = Array.from(model.predict(input));
   model.dispose();
   await tn.close();
@@ -145,6 +162,7 @@ for (const c of CASES.filter((x) => x !== 'node')) {
 }
 if (BASELINE) console.log(`baseline: base and base-1 import ${baseEntry}`);
 console.log('weights: thinnet loads bench/coldstart/mnist.tnet (tn.loadModel); tfjs loads the same weights, dropout-folded, from bench/coldstart/tfjs-weights.f32 (tf.tensor2d)');
+if (res['ort-torch']) console.log('ort-torch: bench/coldstart/mnist-torch.onnx, those tfjs weights exported by torch.onnx.export (bench/make_onnx_peer.py --softmax --weights)');
 console.log('');
 const f1 = (v) => (v === undefined ? '-' : v.toFixed(1));
 const cols = ['boot', 'import', 'ready', 'load', 'predict'];
@@ -175,5 +193,14 @@ for (const c of thinnetCases) {
 for (const c of ['thinnet-1', 'thinnet-onnx']) {
   const xs = res[c].map((x, r) => x.ms / res.ort[r].ms);
   console.log(`cold start ${(label(c) + ' / onnxruntime-web').padEnd(40)} ${(med[c] / med.ort).toFixed(3)}x   (${spread(xs)})`);
+}
+// the same onnxruntime-web cold start on the torch.onnx.export file of the same weights
+if (res['ort-torch']) {
+  for (const c of ['thinnet-1', 'thinnet-onnx']) {
+    const xs = res[c].map((x, r) => x.ms / res['ort-torch'][r].ms);
+    console.log(`cold start ${(label(c) + ' / ort-web, torch file').padEnd(40)} ${(med[c] / med['ort-torch']).toFixed(3)}x   (${spread(xs)})`);
+  }
+  const xs = res['ort-torch'].map((x, r) => x.ms / res.ort[r].ms);
+  console.log(`cold start ${'ort-web: torch file / thinnet export'.padEnd(40)} ${(med['ort-torch'] / med.ort).toFixed(3)}x   (${spread(xs)})`);
 }
 console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);

@@ -16,6 +16,7 @@
 //                 from the ONNX file (the importer loads on this first call)
 //   ort           onnxruntime-web (Node build, wasm backend, one thread): InferenceSession.create
 //                 on mnist.onnx (includes ORT's wasm initialization: reported as `load`), run
+//   ort-torch     the same on mnist-torch.onnx (the same weights, written by torch.onnx.export)
 //   tfjs          @tensorflow/tfjs-core + @tensorflow/tfjs-backend-wasm (setWasmPaths to the
 //                 node_modules dist folder, otherwise its defaults), weights from a raw float32
 //                 file of the same (dropout-folded) weights, tf.tensor2d per layer
@@ -59,13 +60,13 @@ if (which === 'node') {
   lap('load');
   probs = Array.from(model.predict(input));
   lap('predict');
-} else if (which === 'ort') {
+} else if (which === 'ort' || which === 'ort-torch') {
   // onnxruntime-web's Node build (wasm backend), one thread; its wasm is compiled inside
   // InferenceSession.create, so `load` includes ORT's initialization
   const ort = await import('onnxruntime-web');
   lap('import');
   ort.env.wasm.numThreads = 1;
-  const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(`${dir}/mnist.onnx`)));
+  const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(`${dir}/${which === 'ort' ? 'mnist' : 'mnist-torch'}.onnx`)));
   lap('load');
   const out = await session.run({ input: new ort.Tensor('float32', input, [1, SIZES[0]]) });
   probs = Array.from(out.output.data);
