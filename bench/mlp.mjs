@@ -355,9 +355,9 @@ function torchOnnxFile() {
  * in onnxruntime-web's Node build (wasm backend, one thread), from two ONNX files: one made by
  * thinnet's exporter (docs/INTEROP.md) and, if /usr/bin/python3 has torch, one made by
  * torch.onnx.export (torchOnnxFile). session.run is asynchronous, so each call is awaited; the two
- * sessions are timed round-robin (one call of each per round, as timeInterleaved), medians after
- * warm-up, batch 1 latency and batch 100 throughput as for the others. Untimed, thinnet's
- * tn.io.loadOnnx of the torch file is checked to predict what ORT computes from it.
+ * sessions are timed in alternating blocks (see time below), medians after warm-up, batch 1
+ * latency and batch 100 throughput as for the others. Untimed, thinnet's tn.io.loadOnnx of the
+ * torch file is checked to predict what ORT computes from it.
  */
 async function measureOrt() {
   let ortm;
@@ -393,16 +393,23 @@ async function measureOrt() {
     for (let i = 0; i < y.length; i++) { diff = Math.max(diff, Math.abs(y[i] - thinnetOnTorch[i])); scale = Math.max(scale, Math.abs(y[i])); }
     check = { rows: CHECK_ROWS, diff, rel: diff / scale };
   }
-  /** Median seconds per session.run of each file's session, round-robin. */
+  /**
+   * Median seconds per session.run of each file's session: blocks of consecutive calls, the files'
+   * blocks alternating (A B A B), each after its own warm-up. Not one call of each per round: two
+   * sessions' 7.5 MB of weights in turn evict each other from the cache (batch 1 took about 2.5 times
+   * as long that way), and thinnet and the other peers are timed on one net at a time.
+   */
   const time = async (x, n) => {
-    for (let w = 0; w < 5; w++) for (const f of files) await f.session.run(feeds(x, n));
     const ts = files.map(() => []);
-    const start = performance.now();
-    for (let r = 0; r < 200 && (r < 7 || (performance.now() - start) / 1e3 < (quick ? 1 : 3) * files.length); r++) {
+    for (let block = 0; block < 2; block++) {
       for (let k = 0; k < files.length; k++) {
-        const t = performance.now();
-        await files[k].session.run(feeds(x, n));
-        ts[k].push((performance.now() - t) / 1e3);
+        for (let w = 0; w < 5; w++) await files[k].session.run(feeds(x, n));
+        const start = performance.now();
+        for (let r = 0; r < 100 && (r < 7 || (performance.now() - start) / 1e3 < (quick ? 0.5 : 1.5)); r++) {
+          const t = performance.now();
+          await files[k].session.run(feeds(x, n));
+          ts[k].push((performance.now() - t) / 1e3);
+        }
       }
     }
     return ts.map(median);
