@@ -14,7 +14,9 @@
 // --sizes images of the other 50,000. For each (size, variant) the learning rate is chosen from
 // --lrs by pilot runs of --pilot-epochs epochs, on validation error; the chosen rate then trains
 // --epochs epochs, and the final epoch's validation and test errors are reported (no early
-// stopping, as the paper on MNIST). Every run is `thinnet train` (printed), checkpointed every
+// stopping, as the paper on MNIST). With --seeds (e.g. 1,2,3) every chosen setting is trained once per
+// seed (initialization and dropout masks; the pilots use the first seed) and the table gives the mean
+// ± standard deviation over the seeds, each seed's errors beside it. Every run is `thinnet train` (printed), checkpointed every
 // 5 epochs and resumed by rerunning the same command; finished runs are cached in
 // <checkpoint-dir>/results.json, so an interrupted script continues where it stopped.
 //
@@ -46,7 +48,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '10000,50000' }, epochs: { type: 'string', default: '60,20' },
     variants: { type: 'string', default: 'none,fc,all' }, lrs: { type: 'string', default: '0.1,0.3,1' },
     'pilot-epochs': { type: 'string', default: '5' }, 'pilot-size': { type: 'string' },
-    threads: { type: 'string' }, seed: { type: 'string', default: '1' }, 'checkpoint-dir': { type: 'string' },
+    threads: { type: 'string' }, seed: { type: 'string' }, seeds: { type: 'string', default: '1' }, 'checkpoint-dir': { type: 'string' },
     quick: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   },
 });
@@ -66,9 +68,12 @@ if (epochsList.length !== sizes.length) throw new Error('--epochs needs one coun
 const variants = values.variants.split(',');
 for (const v of variants) if (!VARIANTS[v]) throw new Error(`--variants: none, fc, all; got ${v}`);
 const lrs = values.lrs.split(',').map(Number);
+const seeds = ints(values.seed ?? values.seeds, 'seeds'); // --seed N: one seed (the older flag)
+/** Trial names: seed 1's are those of the one-seed script, so its recorded results still apply. */
+const seedTag = (seed) => (seed === 1 ? '' : `-s${seed}`);
 const { trial, checkpoint } = trials(values['checkpoint-dir'], { dryRun: values['dry-run'], record: 'conv-mnist' });
 
-function command(variant, size, epochs, lr, name) {
+function command(variant, size, epochs, lr, seed, name) {
   const rate = Math.pow(0.03, 1 / epochs).toFixed(6);
   const args = ['--experimental-wasm-relaxed-simd', cli, 'train',
     '--conv', '32,64', '--kernel', '5', '--pool', '3', '--hidden', '1024,1024', '--activation', 'relu', '--init', 'heUniform',
@@ -76,7 +81,7 @@ function command(variant, size, epochs, lr, name) {
     '--validation', '10000', '--train-size', String(size), '--epochs', String(epochs), '--batch', '100',
     '--lr', String(lr), '--lr-decay', rate, '--momentum', '0.5', '--momentum-final', '0.95',
     '--momentum-epochs', String(Math.min(10, epochs)), '--momentum-form', 'paper',
-    '--eval-every', String(Math.max(1, Math.floor(epochs / 10))), '--seed', values.seed, '--quiet', ...VARIANTS[variant].flags];
+    '--eval-every', String(Math.max(1, Math.floor(epochs / 10))), '--seed', String(seed), '--quiet', ...VARIANTS[variant].flags];
   if (values.threads) args.push('--threads', values.threads);
   args.push(...checkpoint(name));
   return args;
@@ -91,34 +96,53 @@ for (let si = 0; si < sizes.length; si++) {
     const pilots = [];
     if (lrs.length > 1) {
       for (const rate of lrs) {
-        const name = `pilot-${v}-n${pilotSize}-e${pilotEpochs}-lr${rate}`;
-        const r = await trial(name, command(v, pilotSize, pilotEpochs, rate, name));
+        const name = `pilot-${v}-n${pilotSize}-e${pilotEpochs}-lr${rate}${seedTag(seeds[0])}`;
+        const r = await trial(name, command(v, pilotSize, pilotEpochs, rate, seeds[0], name));
         if (r) pilots.push({ lr: rate, val: r.val });
       }
       if (pilots.length) lr = pilots.reduce((a, b) => (b.val < a.val ? b : a)).lr;
     }
-    const name = `${v}-n${size}-e${epochs}-lr${lr}`;
-    const r = await trial(name, command(v, size, epochs, lr, name));
-    if (r) rows.push({ v, size, epochs, lr, pilots, ...r });
+    const runs = [];
+    for (const seed of seeds) {
+      const name = `${v}-n${size}-e${epochs}-lr${lr}${seedTag(seed)}`;
+      const r = await trial(name, command(v, size, epochs, lr, seed, name));
+      if (r) runs.push({ seed, ...r });
+    }
+    if (runs.length === seeds.length) {
+      rows.push({ v, size, epochs, lr, pilots, runs, val: stats(runs.map((r) => r.val)), test: stats(runs.map((r) => r.test)),
+        minutes: runs.reduce((a, r) => a + r.minutes, 0) });
+    }
   }
 }
 
 if (!values['dry-run']) {
-  console.log('\n| training images | method | SVHN (paper) | CIFAR-10 (paper) | CIFAR-100 (paper) | thinnet MNIST validation % | thinnet MNIST test % | epochs | lr (chosen on validation) | wall (min) |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  const many = seeds.length > 1;
+  const fmt = (st) => (many ? `${st.mean.toFixed(2)} ± ${st.sd.toFixed(2)}` : st.mean.toFixed(2));
+  console.log(`\n| training images | method | SVHN (paper) | CIFAR-10 (paper) | CIFAR-100 (paper) | thinnet MNIST validation %${many ? ' (mean ± sd)' : ''} | thinnet MNIST test %${many ? ' (mean ± sd)' : ''} |${many ? ` test per seed (${seeds.join(', ')}) |` : ''} epochs | lr (chosen on validation) | wall (min${many ? ', all seeds' : ''}) |`);
+  console.log(`|---|---|---|---|---|---|---|${many ? '---|' : ''}---|---|---|`);
   for (const r of rows) {
     const c = VARIANTS[r.v].col;
     const pilots = r.pilots.length ? ` (of ${r.pilots.map((p) => `${p.lr}: ${p.val.toFixed(2)}`).join(', ')})` : '';
     console.log(`| ${r.size} | ${VARIANTS[r.v].label} | ${PAPER.SVHN[c]} | ${PAPER['CIFAR-10'][c]} | ${PAPER['CIFAR-100'][c]} | ` +
-      `${r.val.toFixed(2)} | ${r.test.toFixed(2)} | ${r.epochs} | ${r.lr}${pilots} | ${r.minutes.toFixed(1)} |`);
+      `${fmt(r.val)} | ${fmt(r.test)} |${many ? ` ${r.runs.map((x) => x.test.toFixed(2)).join(', ')} |` : ''} ${r.epochs} | ${r.lr}${pilots} | ${r.minutes.toFixed(1)} |`);
   }
   console.log('\ncommands:');
-  for (const r of rows) console.log(`  ${r.command}`);
+  for (const r of rows) for (const x of r.runs) console.log(`  ${x.command}`);
   for (const size of sizes) {
-    const err = (v) => rows.find((r) => r.size === size && r.v === v)?.test;
-    if ([err('none'), err('fc'), err('all')].every((e) => e !== undefined)) {
-      const ok = err('all') < err('fc') && err('fc') < err('none');
-      console.log(`\n${size} images: the paper's ordering (all layers < FC only < none) ${ok ? 'holds' : 'does NOT hold'}: ${err('all')} / ${err('fc')} / ${err('none')} %`);
+    for (const which of ['val', 'test']) {
+      const err = (v) => rows.find((r) => r.size === size && r.v === v)?.[which].mean;
+      if ([err('none'), err('fc'), err('all')].every((e) => e !== undefined)) {
+        const ok = err('all') < err('fc') && err('fc') < err('none');
+        console.log(`${size} images, ${which === 'val' ? 'validation' : 'test'}${many ? ' (means)' : ''}: the paper's ordering (all layers < FC only < none) ` +
+          `${ok ? 'holds' : 'does NOT hold'}: ${[err('all'), err('fc'), err('none')].map((e) => e.toFixed(2)).join(' / ')} %`);
+      }
     }
   }
+}
+
+/** Mean and sample standard deviation (0 for one value). */
+function stats(xs) {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
 }
