@@ -3,7 +3,7 @@
 // 0, print its Markdown table and write its figures: PNGs that decode (signature, chunk CRCs,
 // IHDR, inflated IDAT of the stated size) and SVG documents. Plus the PNG encoder on its own.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -151,6 +151,33 @@ describe('examples --quick (smoke runs, not reproductions)', () => {
       expect(Number(r[2])).toBeLessThan(60); // 2 epochs on 1,000 images: far better than chance (90%)
     }
     expect(text).toMatch(/--noise gaussian/);
+  });
+
+  test('finished trials are recorded (examples/results/) and reused only by the same command, on a machine without the checkpoint dir', () => {
+    const records = join(out, 'records'), ck = join(out, 'ck-gaussian');
+    const go = (extra: string[] = []) => {
+      const r = spawnSync(process.execPath, [join(root, 'examples', 'gaussian-table.mjs'), '--quick', '--threads', '1', '--checkpoint-dir', ck, ...extra],
+        { cwd: root, encoding: 'utf8', timeout: 90_000, env: { ...process.env, THINNET_EXAMPLE_RESULTS: records } });
+      if (r.status !== 0) throw new Error(`gaussian-table exited with ${r.status}:\n${r.stderr}`);
+      return { out: r.stdout, trained: (r.stderr.match(/^thinnet train: /gm) ?? []).length };
+    };
+    const first = go();
+    expect(first.trained).toBe(2); // one run per noise
+    const file = JSON.parse(readFileSync(join(records, 'gaussian-table.json'), 'utf8'));
+    expect(Object.keys(file).sort()).toEqual(['bernoulli-n1000-e2-lr1-s1', 'gaussian-n1000-e2-lr1-s1']);
+    for (const r of Object.values(file) as Array<{ run: string; command: string }>) {
+      expect(r.run).not.toMatch(/--threads|--checkpoint|--resume/); // recorded without what does not change the bits
+      expect(r.command).toMatch(/--checkpoint /);
+    }
+    rmSync(ck, { recursive: true, force: true }); // a new machine: no runs/, only the committed records
+    const again = go(['--threads', '2']);
+    expect(again.trained).toBe(0);
+    expect(tableRows(again.out)).toEqual(tableRows(first.out));
+    // a record whose command differs (say, an older script's) is not used: that trial trains again
+    rmSync(ck, { recursive: true, force: true });
+    file['gaussian-n1000-e2-lr1-s1'].run += ' --momentum-epochs 3';
+    writeFileSync(join(records, 'gaussian-table.json'), JSON.stringify(file));
+    expect(go().trained).toBe(1);
   });
 
   test('architectures (Fig. 4): six nets with and without dropout, per-epoch test curves parsed from the CLI children', () => {

@@ -66,7 +66,9 @@ export function runOf(args) {
 export function trials(dir, { dryRun = false, record } = {}) {
   const file = dir && `${dir}/results.json`;
   const cache = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
-  const recordFile = dir && record ? fileURLToPath(new URL(`../results/${record}.json`, import.meta.url)) : undefined;
+  // THINNET_EXAMPLE_RESULTS: another folder for the records (the tests use a temporary one)
+  const recordDir = process.env.THINNET_EXAMPLE_RESULTS ?? fileURLToPath(new URL('../results/', import.meta.url));
+  const recordFile = dir && record ? `${recordDir}/${record}.json` : undefined;
   const records = recordFile && existsSync(recordFile) ? JSON.parse(readFileSync(recordFile, 'utf8')) : {};
   if (dir && !dryRun) mkdirSync(dir, { recursive: true });
   const writeJson = (path, value) => {
