@@ -14,10 +14,10 @@
 // --sizes images of the other 50,000. For each (size, variant) the learning rate is chosen from
 // --lrs by pilot runs of --pilot-epochs epochs, on validation error; the chosen rate then trains
 // --epochs epochs, and the final epoch's validation and test errors are reported (no early
-// stopping, as the paper on MNIST). With --seeds (e.g. 1,2,3) every chosen setting is trained once per
-// seed (initialization and dropout masks; the pilots use the first seed) and the table gives the mean
-// ± standard deviation over the seeds, each seed's errors beside it. Every run is `thinnet train` (printed), checkpointed every
-// 5 epochs and resumed by rerunning the same command; finished runs are cached in
+// stopping, as the paper on MNIST). With --seeds (e.g. 1,2,3) every chosen setting is trained
+// once per seed (initialization and dropout masks; the pilots use the first seed) and the table
+// gives the mean ± standard deviation over the seeds, each seed's errors beside it. Every run is
+// `thinnet train` (printed), checkpointed every 5 epochs and resumed by rerunning the same command; finished runs are cached in
 // <checkpoint-dir>/results.json, so an interrupted script continues where it stopped.
 //
 // The net (MNIST-sized version of the paper's App. B.2 net: 5×5 convs, overlapping 3×3 stride-2

@@ -96,7 +96,8 @@ export function winogradPasses(g: Geometry): { forward: boolean; data: boolean; 
 
 /** The Winograd filter gradient's example ranges (their partial sums are added in this order):
  *  fixed, not one per thread, so the bits do not depend on the thread count. Two: each thread of a
- *  2-thread pool transforms only its half of the tiles (split by filters, each transformed all). */
+ *  2-thread pool transforms only its half of the tiles (split by filters, each thread transformed
+ *  all of them). */
 const FILTER_CHUNKS = 2;
 
 export class Conv2D extends LayerBase {
@@ -146,13 +147,13 @@ export class Conv2D extends LayerBase {
   }
 
   /** Per-thread workspaces: the kernels' own, then room for FILTER_CHUNKS partial sums. */
-  private workspaces(rt: Runtime): { ws: readonly number[]; partials: number } {
+  private workspaces(rt: Runtime): { ws: readonly number[]; partialsAt: number } {
     const [H, W, C, F, KH, KW, , , , , OH, OW] = this.geom;
     const direct = rt.kernels.conv2d_workspace_bytes(H, W, C, F, KH, KW, OH, OW) >>> 0;
     const wino = Object.values(this.kernels).some((k) => k.includes('winograd'))
       ? rt.kernels.conv2d_winograd_workspace_bytes(H, W, C, F, OH, OW) >>> 0 : 0;
-    const partials = Math.ceil(Math.max(direct, wino) / 64) * 64;
-    return { ws: rt.workspaces(partials + FILTER_CHUNKS * this.partialBytes(rt)), partials };
+    const partialsAt = Math.ceil(Math.max(direct, wino) / 64) * 64; // the partial sums' offset in each block
+    return { ws: rt.workspaces(partialsAt + FILTER_CHUNKS * this.partialBytes(rt)), partialsAt };
   }
 
   /** Threads for `macs` multiply-adds (a hand-off costs ~10–20 µs). */
@@ -171,7 +172,7 @@ export class Conv2D extends LayerBase {
 
   /** Writes (overwrites) dW and db in the gradient block, and dx when dx != 0. */
   backward(e: Exec, dx: number, dy: number, x: number, _y: number, batch: number): void {
-    const rt = e.rt, { ws, partials } = this.workspaces(rt);
+    const rt = e.rt, { ws, partialsAt } = this.workspaces(rt);
     const F = this.filters, K = this.kernel.size / F;
     const dw = e.grads + 4 * this.kernel.offset, db = this.bias ? e.grads + 4 * this.bias.offset : 0;
     const [H, W, C, , KH, KW, SH, SW, PT, PL, OH, OW] = this.geom;
@@ -182,7 +183,7 @@ export class Conv2D extends LayerBase {
       // after the kernels' own space; one thread computes both, one after the other
       const chunks = splitRange(batch, FILTER_CHUNKS, { align: 1 });
       const T = Math.min(threads, chunks.length), bytes = this.partialBytes(rt);
-      const slot = (c: number) => ws[c % T] + partials + Math.floor(c / T) * bytes;
+      const slot = (c: number) => ws[c % T] + partialsAt + Math.floor(c / T) * bytes;
       const jobs = chunks.map(([s, n], c) => ({
         kernel: 'conv2d_winograd_filter_partial_f32' as const,
         args: [slot(c), dy + s * ys, x + s * xs, ws[c % T], n, ...this.geom],
